@@ -1,0 +1,1 @@
+"""The command-line shell: parses, calls the project facade, renders."""

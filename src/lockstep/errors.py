@@ -1,0 +1,174 @@
+"""The one error tree of lockstep.
+
+Every error the core raises derives from :class:`LockstepError` and carries
+fields, not only a message. Adapters that talk to foreign systems (git, S3,
+HTTP registries) translate their errors into this tree at the edge, chained to
+the original. The shells (CLI, server) decide how each class is presented and
+which exit code or HTTP status it maps to.
+"""
+
+from __future__ import annotations
+
+
+class LockstepError(Exception):
+    """Root of every error lockstep raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# --- bad input: the user can fix it by changing a file, a flag or a value ---------
+
+
+class InputError(LockstepError):
+    """Something the user gave (a path, a flag, a file) is not acceptable."""
+
+
+class NotAGitRepositoryError(InputError):
+    def __init__(self, path: str) -> None:
+        super().__init__(f"{path} is not inside a Git repository")
+        self.path = path
+
+
+class NotInitializedError(InputError):
+    def __init__(self, path: str) -> None:
+        super().__init__(f"{path} is not a lockstep workspace (no lockstep.yaml)")
+        self.path = path
+
+
+class FileFormatError(InputError):
+    """A file lockstep reads is malformed; names the file and the field."""
+
+    def __init__(self, file: str, field: str | None, problem: str) -> None:
+        where = f"{file}: {field}" if field else file
+        super().__init__(f"{where}: {problem}")
+        self.file = file
+        self.field = field
+        self.problem = problem
+
+
+class ConfigError(FileFormatError):
+    """lockstep.yaml or .lockstep/config*.toml is malformed."""
+
+
+class PointerError(FileFormatError):
+    """A pointer file (PATH.lockstep) is malformed."""
+
+
+class TreeError(FileFormatError):
+    """A tree object is malformed or names a path outside its directory."""
+
+
+class PathError(InputError):
+    """A path argument is unusable (missing, outside the workspace, not tracked)."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
+class UnknownRemoteError(InputError):
+    def __init__(self, name: str | None, known: list[str]) -> None:
+        if name is None:
+            msg = "no remote given and no default remote configured"
+        else:
+            msg = f"no remote named {name!r}"
+        if known:
+            msg += f" (known: {', '.join(sorted(known))})"
+        super().__init__(msg)
+        self.name = name
+        self.known = known
+
+
+class InvalidRevisionError(InputError):
+    def __init__(self, rev: str) -> None:
+        super().__init__(f"{rev!r} is not a Git revision in this repository")
+        self.rev = rev
+
+
+# --- failed checks: the data does not match what it claims to be --------------------
+
+
+class CheckFailedError(LockstepError):
+    """A verification did not pass (exit code 1)."""
+
+
+class CorruptObjectError(CheckFailedError):
+    """A stored object's bytes no longer hash to its name."""
+
+    def __init__(
+        self, digest: str, location: str, actual: str | None = None, path: str | None = None
+    ) -> None:
+        msg = f"object sha256:{digest}" + (f" ({path})" if path else "")
+        msg += f" at {location} is corrupt"
+        if actual:
+            msg += f": its bytes hash to sha256:{actual[:12]}…"
+        super().__init__(msg)
+        self.digest = digest
+        self.location = location
+        self.actual = actual
+
+
+# --- operational failures: the work could not be done -------------------------------
+
+
+class OperationError(LockstepError):
+    """The requested work could not be completed."""
+
+
+class MissingObjectsError(OperationError):
+    def __init__(self, digests: list[str], where: str, paths: list[str] | None = None) -> None:
+        shown = ", ".join(paths or [f"sha256:{d[:12]}" for d in digests][:5])
+        more = "" if len(digests) <= 5 else f" and {len(digests) - 5} more"
+        super().__init__(f"{len(digests)} object(s) missing from {where}: {shown}{more}")
+        self.digests = digests
+        self.where = where
+        self.paths = paths or []
+
+
+class WorkspaceConflictError(OperationError):
+    """Applying a change would destroy data that is not saved anywhere."""
+
+    def __init__(self, paths: list[str], action: str) -> None:
+        shown = ", ".join(paths[:5]) + ("" if len(paths) <= 5 else f" and {len(paths) - 5} more")
+        super().__init__(f"{action} would overwrite unsaved changes in {shown}")
+        self.paths = paths
+        self.action = action
+
+
+class ChangedWhileReadingError(OperationError):
+    def __init__(self, path: str) -> None:
+        super().__init__(f"{path} changed while lockstep was reading it; run the command again")
+        self.path = path
+
+
+class RemoteError(OperationError):
+    """A remote (file, S3, OCI registry) failed or refused a request."""
+
+    def __init__(self, remote: str, problem: str) -> None:
+        super().__init__(f"remote {remote}: {problem}")
+        self.remote = remote
+        self.problem = problem
+
+
+class TransferError(OperationError):
+    """Some objects could not be pushed or fetched; the rest were."""
+
+    def __init__(self, action: str, failures: dict[str, str]) -> None:
+        _, problem = min(failures.items())
+        more = "" if len(failures) == 1 else f" (and {len(failures) - 1} more)"
+        super().__init__(f"{action} failed for {len(failures)} object(s): {problem}{more}")
+        self.action = action
+        self.failures = failures
+
+
+class GitError(OperationError):
+    def __init__(self, command: str, problem: str) -> None:
+        super().__init__(f"git {command}: {problem}")
+        self.command = command
+        self.problem = problem

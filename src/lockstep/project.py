@@ -1,0 +1,265 @@
+"""The facade: a lockstep workspace built from its configuration.
+
+The shells (CLI, server, dashboard) talk to :class:`Project`; it reads the
+configuration, finds pointer files through Git and hands values to the store.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lockstep import config as cfg
+from lockstep import fs, git
+from lockstep.errors import (
+    InputError,
+    NotInitializedError,
+    PathError,
+    PointerError,
+    TransferError,
+    UnknownRemoteError,
+)
+from lockstep.store import pointer as pointers_mod
+from lockstep.store.add import add as store_add
+from lockstep.store.checkout import CheckoutResult, checkout
+from lockstep.store.diff import Change, diff, from_pointers, from_workspace
+from lockstep.store.gc import GCResult, gc
+from lockstep.store.pointer import SUFFIX, Pointer
+from lockstep.store.remotes import Remote, open_remote
+from lockstep.store.status import PathStatus, status
+from lockstep.store.transfer import TransferResult, fetch, push
+from lockstep.store.workspace import Workspace, relative_target
+from lockstep.types import Progress
+
+LOCKSTEP_GITIGNORE = """\
+# lockstep: everything here is local except the shared config
+/*
+!/.gitignore
+!/config.toml
+"""
+PROJECT_TEMPLATE = """\
+# lockstep project file: pipeline stages, models and environments live here.
+version: 1
+"""
+
+
+@dataclass(frozen=True)
+class PullResult:
+    fetched: TransferResult
+    checkout: CheckoutResult
+
+
+class Project:
+    def __init__(self, root: Path, config: cfg.Config, cwd: Path | None = None) -> None:
+        self.root = root
+        self.config = config
+        self.cwd = cwd or Path.cwd()
+        self.ws = Workspace.at(
+            root, root / cfg.DIR / "cache", link=config.cache.link, jobs=config.cache.jobs
+        )
+
+    # --- life cycle --------------------------------------------------------------
+
+    @classmethod
+    def init(cls, path: Path) -> tuple[Project, bool]:
+        """Make the Git work tree containing ``path`` a workspace; (project, created)."""
+        root = git.find_root(path)
+        created = not (root / cfg.PROJECT_FILE).exists()
+        if created:
+            fs.atomic_write_text(root / cfg.PROJECT_FILE, PROJECT_TEMPLATE)
+        (root / cfg.DIR / "cache").mkdir(parents=True, exist_ok=True)
+        ignore = root / cfg.DIR / ".gitignore"
+        if not ignore.exists():
+            fs.atomic_write_text(ignore, LOCKSTEP_GITIGNORE)
+        shared = root / cfg.DIR / cfg.SHARED_CONFIG
+        if not shared.exists():
+            fs.atomic_write_text(shared, "")
+        return cls.open(path), created
+
+    @classmethod
+    def open(cls, path: Path | None = None) -> Project:
+        start = path or Path.cwd()
+        root = git.find_root(start)
+        if not (root / cfg.PROJECT_FILE).exists():
+            raise NotInitializedError(str(root))
+        cfg.load_project_file(root)
+        return cls(root, cfg.load_config(root), cwd=start)
+
+    def close(self) -> None:
+        self.ws.close()
+
+    # --- pointers ------------------------------------------------------------------
+
+    def pointers(self, paths: Sequence[str] = ()) -> list[Pointer]:
+        """Pointers in the workspace, or those for ``paths`` (data paths, pointer
+        files, or folders holding pointers)."""
+        found = [self._read_pointer(loc) for loc in git.list_files(self.root, f"*{SUFFIX}")]
+        if not paths:
+            return found
+        chosen: dict[str, Pointer] = {}
+        for path in paths:
+            target = relative_target(self.root, path, self.cwd).removesuffix(SUFFIX)
+            hits = [p for p in found if _covers(target, p.target)]
+            if not hits:
+                raise PathError(path, "is not tracked by lockstep (no pointer file)")
+            chosen.update((p.location, p) for p in hits)
+        return list(chosen.values())
+
+    def _read_pointer(self, location: str) -> Pointer:
+        try:
+            text = (self.root / location).read_bytes()
+        except OSError as exc:
+            raise PointerError(location, None, f"cannot be read ({exc.strerror})") from exc
+        return pointers_mod.loads(text, location)
+
+    def pointers_at(self, rev: str) -> list[Pointer]:
+        blobs = git.files_at(self.root, rev, SUFFIX)
+        data = git.read_blobs(self.root, blobs.values())
+        return [pointers_mod.loads(data[oid], loc, f"{rev}:{loc}") for loc, oid in blobs.items()]
+
+    # --- data ----------------------------------------------------------------------
+
+    def add(self, paths: Sequence[str], progress: Progress | None = None) -> list[Pointer]:
+        targets = [self._addable(path) for path in paths]
+        in_git = git.tracked(self.root, targets)
+        if in_git:
+            raise PathError(in_git[0], "is tracked by Git; run 'git rm -r --cached' on it first")
+        return store_add(self.ws, targets, progress)
+
+    def _addable(self, path: str) -> str:
+        target = relative_target(self.root, path, self.cwd)
+        if target.endswith(SUFFIX):
+            raise PathError(path, "is a pointer file; add the data path it points to")
+        if target in (cfg.PROJECT_FILE, ".gitignore"):
+            raise PathError(path, "is a lockstep or Git file and cannot be tracked as data")
+        for p in self.pointers():
+            if p.target != target and (_covers(p.target, target) or _covers(target, p.target)):
+                raise PathError(path, f"overlaps the tracked path {p.target}")
+        if not os.path.lexists(self.root / target):
+            raise PathError(path, "does not exist")
+        return target
+
+    def status(
+        self, paths: Sequence[str] = (), progress: Progress | None = None
+    ) -> list[PathStatus]:
+        return status(self.ws, self.pointers(paths), progress)
+
+    def checkout(
+        self, paths: Sequence[str] = (), *, force: bool = False, progress: Progress | None = None
+    ) -> CheckoutResult:
+        return checkout(self.ws, self.pointers(paths), force=force, progress=progress)
+
+    def diff(self, old_rev: str | None = None, new_rev: str | None = None) -> list[Change]:
+        """Changes from ``old_rev`` (default HEAD) to ``new_rev`` (default: the workspace)."""
+        old = (
+            from_pointers(self.ws, self.pointers_at(old_rev or "HEAD"))
+            if git.has_commits(self.root) or old_rev
+            else {}
+        )
+        if new_rev is not None:
+            new = from_pointers(self.ws, self.pointers_at(new_rev))
+        else:
+            current = self.pointers()
+            new = from_workspace(self.ws, sorted({p.target for p in current} | old.keys()))
+        return diff(old, new)
+
+    # --- remotes -------------------------------------------------------------------
+
+    def remote(self, name: str | None = None) -> Remote:
+        name = name or self.config.core.remote
+        if name is None and len(self.config.remote) == 1:
+            name = next(iter(self.config.remote))
+        if name is None or name not in self.config.remote:
+            raise UnknownRemoteError(name, list(self.config.remote))
+        return open_remote(name, self.config.remote[name])
+
+    def remote_add(self, name: str, url: str, *, default: bool, options: dict[str, object]) -> None:
+        if name in self.config.remote:
+            raise InputError(f"a remote named {name!r} exists already")
+        cfg.RemoteConfig.model_validate({"url": url})  # fail before writing anything
+        for key, value in options.items():
+            local = key in cfg.SECRET_KEYS
+            cfg.set_value(self.root, ["remote", name, key], value, local=local)
+        cfg.set_value(self.root, ["remote", name, "url"], url, local=False)
+        if default or not self.config.remote:
+            cfg.set_value(self.root, ["core", "remote"], name, local=False)
+        self.config = cfg.load_config(self.root)
+
+    def push(
+        self,
+        remote: str | None,
+        paths: Sequence[str] = (),
+        *,
+        jobs: int | None = None,
+        progress: Progress | None = None,
+    ) -> TransferResult:
+        target = self.remote(remote)
+        try:
+            return push(
+                self.ws,
+                target,
+                self.pointers(paths),
+                jobs=jobs or _jobs(target, self),
+                progress=progress,
+            )
+        finally:
+            target.close()
+
+    def fetch(
+        self,
+        remote: str | None,
+        paths: Sequence[str] = (),
+        *,
+        jobs: int | None = None,
+        progress: Progress | None = None,
+    ) -> TransferResult:
+        source = self.remote(remote)
+        try:
+            return fetch(
+                self.ws,
+                source,
+                self.pointers(paths),
+                jobs=jobs or _jobs(source, self),
+                progress=progress,
+            )
+        finally:
+            source.close()
+
+    def pull(
+        self,
+        remote: str | None,
+        paths: Sequence[str] = (),
+        *,
+        jobs: int | None = None,
+        force: bool = False,
+        progress: Progress | None = None,
+    ) -> PullResult:
+        fetched = self.fetch(remote, paths, jobs=jobs, progress=progress)
+        if fetched.failed:
+            raise TransferError("pull", {d: str(e) for d, e in fetched.failed.items()})
+        done = checkout(self.ws, self.pointers(paths), force=force, progress=progress)
+        return PullResult(fetched, done)
+
+    # --- gc --------------------------------------------------------------------------
+
+    def gc(self, *, all_commits: bool = False, dry_run: bool = False) -> GCResult:
+        keep = self.pointers()
+        if all_commits:
+            blobs = git.all_blobs_with_suffix(self.root, SUFFIX)
+            data = git.read_blobs(self.root, blobs)
+            keep += [
+                pointers_mod.loads(data[oid], path, f"{path} (blob {oid[:12]})")
+                for oid, path in blobs.items()
+            ]
+        return gc(self.ws, keep, dry_run=dry_run)
+
+
+def _covers(outer: str, inner: str) -> bool:
+    return inner == outer or inner.startswith(outer + "/")
+
+
+def _jobs(remote: Remote, project: Project) -> int:
+    conf = project.config.remote.get(remote.name)
+    return (conf.jobs if conf and conf.jobs else None) or project.config.cache.jobs

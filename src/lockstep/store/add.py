@@ -1,0 +1,48 @@
+"""``add``: put files and directories into the cache and write their pointers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from lockstep import fs
+from lockstep.errors import PathError
+from lockstep.store.build import Snapshot, snapshot
+from lockstep.store.pointer import Pointer, location_for
+from lockstep.store.workspace import Workspace, ignore_entry
+from lockstep.types import NullProgress, Progress
+
+
+def add(ws: Workspace, targets: Sequence[str], progress: Progress | None = None) -> list[Pointer]:
+    """Track each workspace-relative target; return the pointers written."""
+    progress = progress or NullProgress()
+    pointers = []
+    for target in targets:
+        snap = snapshot(ws.root, target, ws.state, progress)
+        if snap is None:
+            raise PathError(target, "does not exist")
+        pointers.append(_commit(ws, snap, progress))
+    return pointers
+
+
+def _commit(ws: Workspace, snap: Snapshot, progress: Progress) -> Pointer:
+    progress.start(f"Caching {snap.target}", len(snap.files))
+    items = [(f.abspath, f.digest, f.stat) for f in snap.files]
+    for start in range(0, len(items), 2000):
+        batch = items[start : start + 2000]
+        ws.store.adopt(batch, ws.link)
+        progress.advance(len(batch))
+    progress.finish()
+    if snap.kind == "dir":
+        ws.store.put_bytes(snap.tree.data)
+    location = location_for(snap.target)
+    pointer = Pointer(
+        location=location,
+        path=snap.target.rpartition("/")[2],
+        kind=snap.kind,
+        digest=snap.digest,
+        size=snap.size,
+        files=len(snap.files) if snap.kind == "dir" else None,
+    )
+    fs.atomic_write_text(ws.abspath(location), pointer.dumps())
+    ignore_entry(ws.root, snap.target)
+    return pointer

@@ -1,0 +1,44 @@
+"""What every remote provides. Objects keep the cache's names on every remote."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from pathlib import Path
+
+CHUNK = 1 << 20
+
+
+class Remote(ABC):
+    """A place that holds objects by digest.
+
+    Implementations must make each object appear whole or not at all (an
+    interrupted upload never leaves a readable partial object) and raise
+    :class:`lockstep.errors.RemoteError` for anything that goes wrong, chained
+    to the library's own exception. They are called from several threads.
+    """
+
+    def __init__(self, name: str, url: str) -> None:
+        self.name = name
+        self.url = url
+
+    @abstractmethod
+    def present(self, digests: set[str]) -> set[str]:
+        """Which of ``digests`` the remote already holds."""
+
+    @abstractmethod
+    def upload(self, digest: str, src: Path, size: int) -> None:
+        """Store the bytes of ``src`` (already verified to hash to ``digest``)."""
+
+    @abstractmethod
+    def download(self, digest: str, offset: int = 0) -> Iterator[bytes]:
+        """The object's bytes from ``offset`` on, in chunks.
+
+        Raises :class:`lockstep.errors.MissingObjectsError` when absent.
+        """
+
+    def commit(self, digests: set[str]) -> None:  # noqa: B027 - optional hook
+        """Called after a push with every digest it covered (OCI keeps them reachable)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""

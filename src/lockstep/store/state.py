@@ -1,0 +1,125 @@
+"""The state database: what lockstep already knows about files it has hashed.
+
+``.lockstep/state.db`` (SQLite, WAL) holds two tables, version in
+``PRAGMA user_version``::
+
+    files(path TEXT PRIMARY KEY, inode, mtime_ns, size, digest)
+        a workspace file (path relative to the workspace, POSIX separators)
+        whose bytes hashed to ``digest`` when it had this inode, mtime and size
+    objects(digest TEXT PRIMARY KEY, inode, mtime_ns, size)
+        a cache object verified to hash to its name while it had this stat
+
+A row is trusted only while the file's (inode, mtime_ns, size) is unchanged, so
+re-adding or checking an unchanged tree hashes nothing, and an object edited
+in place through a link is re-hashed (and caught) the next time it is used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+Stat = tuple[int, int, int]  # inode, mtime_ns, size
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY, inode INTEGER, mtime_ns INTEGER, size INTEGER, digest TEXT
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS objects (
+    digest TEXT PRIMARY KEY, inode INTEGER, mtime_ns INTEGER, size INTEGER
+) WITHOUT ROWID;
+"""
+
+
+def stat_key(st: os.stat_result) -> Stat:
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+class StateDB:
+    """Stat-keyed memory of file and object digests; safe to share between threads."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.RLock()
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                conn.executescript(_SCHEMA)
+                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self._conn = conn
+        return self._conn
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    # --- workspace files ---------------------------------------------------------
+
+    def files_under(self, prefix: str) -> dict[str, tuple[Stat, str]]:
+        """Known rows for ``prefix`` itself and everything below it."""
+        with self._lock:
+            rows = self._db().execute(
+                "SELECT path, inode, mtime_ns, size, digest FROM files"
+                " WHERE path = ? OR (path >= ? AND path < ?)",
+                (prefix, prefix + "/", prefix + "0"),
+            )
+            return {path: ((ino, mt, size), digest) for path, ino, mt, size, digest in rows}
+
+    def save_files(self, rows: Mapping[str, tuple[Stat, str]]) -> None:
+        if not rows:
+            return
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)",
+                ((p, st[0], st[1], st[2], d) for p, (st, d) in rows.items()),
+            )
+
+    # --- cache objects -----------------------------------------------------------
+
+    def verified_objects(self, digests: Iterable[str]) -> dict[str, Stat]:
+        wanted = list(digests)
+        found: dict[str, Stat] = {}
+        with self._lock:
+            db = self._db()
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = db.execute(
+                    f"SELECT digest, inode, mtime_ns, size FROM objects WHERE digest IN ({marks})",
+                    chunk,
+                )
+                found.update({d: (ino, mt, size) for d, ino, mt, size in rows})
+        return found
+
+    def mark_verified(self, rows: Mapping[str, Stat]) -> None:
+        if not rows:
+            return
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?)",
+                ((d, st[0], st[1], st[2]) for d, st in rows.items()),
+            )
+
+    def forget_objects(self, digests: Iterable[str]) -> None:
+        with self._transaction() as db:
+            db.executemany("DELETE FROM objects WHERE digest = ?", ((d,) for d in digests))
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            db = self._db()
+            with db:
+                yield db
