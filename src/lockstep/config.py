@@ -28,7 +28,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from lockstep.errors import ConfigError
+from lockstep.errors import ConfigError, InputError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -165,6 +165,15 @@ def _complete_remotes(
         for name, body in remotes.items()
     }
     return data | {"remote": completed}
+
+
+def check_remote(name: str, body: dict[str, Any]) -> RemoteConfig:
+    """Validate a remote's settings before anything is written."""
+    try:
+        return RemoteConfig.model_validate(body)
+    except ValidationError as exc:
+        field, problem = _validation_problem(exc)
+        raise InputError(f"remote {name}: {field}: {problem}") from exc
 
 
 def load_project_file(root: Path) -> ProjectFile:

@@ -178,7 +178,7 @@ class Project:
     def remote_add(self, name: str, url: str, *, default: bool, options: dict[str, object]) -> None:
         if name in self.config.remote:
             raise InputError(f"a remote named {name!r} exists already")
-        cfg.RemoteConfig.model_validate({"url": url})  # fail before writing anything
+        cfg.check_remote(name, {"url": url, **options})  # fail before writing anything
         for key, value in options.items():
             local = key in cfg.SECRET_KEYS
             cfg.set_value(self.root, ["remote", name, key], value, local=local)

@@ -75,10 +75,11 @@ def root(
 
 
 def _register() -> None:
-    from lockstep.cli import data, remote
+    from lockstep.cli import data, demo, remote
 
     data.register(app)
     remote.register(app)
+    demo.register(app)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -30,16 +30,18 @@ def init(json_output: bool = JSON_OPTION) -> None:
 
 
 def add(
-    paths: list[str] = typer.Argument(..., help="Files or folders to track."),
+    paths: list[str] = typer.Argument(..., metavar="PATH", help="Files or folders to track."),
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Track files and folders: cache their bytes and write PATH.lockstep pointers.
 
     Every file is hashed with sha256 (the digest sha256sum prints) and stored
-    once in .lockstep/cache. By default the cache object is a hard link (or a
-    reflink) to your file, so nothing is copied; the file is made read-only so
-    an edit in place cannot change the cache silently. Set cache.link = "copy"
-    in .lockstep/config.toml to copy instead. Commit the pointer files with Git.
+    once in .lockstep/cache. By default the cache object is a reflink or a hard
+    link to your file, so nothing is copied, and the file becomes read-only:
+    replace it (write a new file, rename it over) rather than edit it in place.
+    An in-place edit (possible as root) is caught: status warns, and the
+    changed object is never pushed or checked out. Set cache.link = "copy" in
+    .lockstep/config.toml to copy instead. Commit the pointer files with Git.
     """
     project = open_project()
     with bars(json_output) as progress:
@@ -55,7 +57,9 @@ def add(
 
 
 def status(
-    paths: list[str] = typer.Argument(None, help="Tracked paths to check (default: all)."),
+    paths: list[str] = typer.Argument(
+        None, metavar="PATH", help="Tracked paths to check (default: all)."
+    ),
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Show tracked data that differs from its pointer, file by file.
@@ -91,7 +95,9 @@ def _print_status(r: PathStatus) -> None:
 
 
 def checkout(
-    paths: list[str] = typer.Argument(None, help="Tracked paths (default: all)."),
+    paths: list[str] = typer.Argument(
+        None, metavar="PATH", help="Tracked paths (default: all)."
+    ),
     force: bool = typer.Option(False, "--force", "-f", help="Discard unsaved changes."),
     json_output: bool = JSON_OPTION,
 ) -> None:
@@ -115,7 +121,9 @@ def checkout(
 
 def diff(
     revs: list[str] = typer.Argument(
-        None, help="REV: compare REV with the workspace; REV1 REV2: compare two revisions."
+        None,
+        metavar="REV",
+        help="REV: compare REV with the workspace; REV REV2: compare two revisions.",
     ),
     json_output: bool = JSON_OPTION,
 ) -> None:

@@ -18,7 +18,7 @@ TABLE: list[tuple[type[e.LockstepError], int, str | None]] = [
     (
         e.CorruptObjectError,
         1,
-        "remove it with 'lockstep gc' after restoring the data, or pull it again",
+        "corrupt objects are never checked out or pushed; 'lockstep pull' restores good bytes",
     ),
     (e.MissingObjectsError, 1, "run 'lockstep pull' (or 'lockstep fetch') to get them"),
     (

@@ -16,14 +16,14 @@ remote_app = typer.Typer(
 )
 REMOTE_OPTION = typer.Option(None, "--remote", "-r", help="Remote name (default: core.remote).")
 JOBS_OPTION = typer.Option(None, "--jobs", "-j", min=1, max=256, help="Parallel transfers.")
-PATHS_ARG = typer.Argument(None, help="Tracked paths (default: all).")
+PATHS_ARG = typer.Argument(None, metavar="PATH", help="Tracked paths (default: all).")
 
 
 @remote_app.command("add")
 def remote_add(
-    name: str = typer.Argument(..., help="A short name, e.g. origin."),
+    name: str = typer.Argument(..., metavar="NAME", help="A short name, e.g. origin."),
     url: str = typer.Argument(
-        ..., help="file:///path, s3://bucket/prefix or oci://host[:port]/repository"
+        ..., metavar="URL", help="file:///path, s3://bucket/prefix or oci://host[:port]/repository"
     ),
     default: bool = typer.Option(False, "--default", "-d", help="Make it the default remote."),
     endpoint_url: str = typer.Option(None, "--endpoint-url", help="S3: a custom endpoint."),
@@ -69,7 +69,9 @@ def remote_list(json_output: bool = JSON_OPTION) -> None:
 
 
 @remote_app.command("remove")
-def remote_remove(name: str = typer.Argument(..., help="The remote to forget.")) -> None:
+def remote_remove(
+    name: str = typer.Argument(..., metavar="NAME", help="The remote to forget."),
+) -> None:
     """Remove a remote from the config (the data on it is not touched)."""
     project = open_project()
     if name not in project.config.remote:
@@ -82,7 +84,9 @@ def remote_remove(name: str = typer.Argument(..., help="The remote to forget."))
 
 
 @remote_app.command("default")
-def remote_default(name: str = typer.Argument(..., help="The remote to use by default.")) -> None:
+def remote_default(
+    name: str = typer.Argument(..., metavar="NAME", help="The remote to use by default."),
+) -> None:
     """Make NAME the remote push, pull and fetch use by default."""
     project = open_project()
     if name not in project.config.remote:

@@ -1,0 +1,80 @@
+"""The shell: help, version, exit codes, no tracebacks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lockstep import __version__
+from tests.conftest import cli
+
+
+def test_version_and_help() -> None:
+    assert cli("--version").out.strip() == f"lockstep {__version__}"
+    result = cli("--help")
+    assert result.code == 0 and "Exit codes" in result.out
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["init"],
+        ["add"],
+        ["status"],
+        ["checkout"],
+        ["diff"],
+        ["gc"],
+        ["push"],
+        ["pull"],
+        ["fetch"],
+        ["remote"],
+        ["remote", "add"],
+        ["remote", "list"],
+        ["demo"],
+    ],
+)
+def test_every_command_has_help(command: list[str]) -> None:
+    result = cli(*command, "--help")
+    assert result.code == 0
+    assert "Usage: lockstep" in result.out
+
+
+def test_usage_errors_exit_2(ws: Path) -> None:
+    assert cli("add").code == 2
+    assert cli("no-such-command").code == 2
+    assert cli("diff", "a", "b", "c").code == 2
+
+
+def test_debug_shows_traceback(repo: Path) -> None:
+    env = {"LOCKSTEP_DEBUG": "1", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, "-m", "lockstep", "status"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert done.returncode != 0 and "Traceback" in done.stderr
+    done = subprocess.run(
+        [sys.executable, "-m", "lockstep", "status"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("error: ")
+
+
+def test_demo_runs_the_loop(tmp_path: Path) -> None:
+    result = cli("demo", str(tmp_path / "demo"))
+    assert result.code == 0, result.err
+    assert result.out.count("  ok  ") == 8
+    assert "status clean: True" in result.out
+    assert (tmp_path / "demo" / "project" / "data" / "raw.lockstep").exists()
+    again = cli("demo", str(tmp_path / "demo"))
+    assert again.code == 2
