@@ -22,11 +22,11 @@ Layout of ``.lockstep/config.toml``::
 from __future__ import annotations
 
 import sys
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from lockstep.errors import ConfigError, InputError
 
@@ -43,72 +43,161 @@ SECRET_KEYS = frozenset(
     {"access_key_id", "secret_access_key", "session_token", "password", "token"}
 )
 REMOTE_SCHEMES = ("file", "s3", "oci")
+LINK_MODES = ("auto", "reflink", "hardlink", "copy")
 LinkMode = Literal["auto", "reflink", "hardlink", "copy"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _InvalidError(ValueError):
+    """A value that does not fit its field; ``field`` is the dotted path."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(problem)
+        self.field = field
+        self.problem = problem
 
 
-class RemoteConfig(_Strict):
-    url: str
-    endpoint_url: str | None = None
-    region: str | None = None
-    profile: str | None = None
-    access_key_id: str | None = None
-    secret_access_key: str | None = None
-    session_token: str | None = None
-    username: str | None = None
-    password: str | None = None
-    token: str | None = None
-    insecure: bool = False
-    jobs: int | None = Field(default=None, ge=1, le=256)
-
-    @field_validator("url")
-    @classmethod
-    def _known_scheme(cls, url: str) -> str:
-        scheme = url.split("://", 1)[0] if "://" in url else ""
-        if scheme not in REMOTE_SCHEMES:
-            raise ValueError(f"{url!r} must start with file://, s3:// or oci://")
-        return url
+def _text(value: object, where: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise _InvalidError(where, "must be a non-empty string")
+    return value
 
 
-class CoreConfig(_Strict):
-    remote: str | None = None
+def _optional_text(value: object, where: str) -> str | None:
+    return None if value is None else _text(value, where)
 
 
-class CacheConfig(_Strict):
-    link: LinkMode = "auto"
-    jobs: int = Field(default=8, ge=1, le=256)
+def _flag(value: object, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise _InvalidError(where, "must be true or false")
+    return value
 
 
-class Config(_Strict):
-    core: CoreConfig = CoreConfig()
-    cache: CacheConfig = CacheConfig()
-    remote: dict[str, RemoteConfig] = {}
+def _jobs(value: object, where: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 256:
+        raise _InvalidError(where, "must be an integer from 1 to 256")
+    return value
 
 
-class ProjectFile(BaseModel):
+def _optional_jobs(value: object, where: str) -> int | None:
+    return None if value is None else _jobs(value, where)
+
+
+def _url(value: object, where: str) -> str:
+    url = _text(value, where)
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if scheme not in REMOTE_SCHEMES:
+        raise _InvalidError(where, f"{url!r} must start with file://, s3:// or oci://")
+    return url
+
+
+def _link(value: object, where: str) -> str:
+    if value not in LINK_MODES:
+        raise _InvalidError(where, f"must be one of {', '.join(LINK_MODES)}, not {value!r}")
+    return str(value)
+
+
+def _build(cls: Any, data: object, where: str) -> Any:
+    """Build the dataclass ``cls`` from a mapping, checking each field with its
+    ``check`` metadata; unknown keys and missing required ones are errors."""
+    if not isinstance(data, dict):
+        raise _InvalidError(where or "(top level)", "must be a table of settings")
+    known = {f.name: f for f in fields(cls)}
+    for key in data:
+        if key not in known:
+            raise _InvalidError(_join(where, key), "unknown field")
+    values = {}
+    for name, spec in known.items():
+        if name in data:
+            values[name] = spec.metadata["check"](data[name], _join(where, name))
+        elif spec.default is MISSING and spec.default_factory is MISSING:
+            raise _InvalidError(_join(where, name), "is required")
+    return cls(**values)
+
+
+def _join(where: str, key: object) -> str:
+    return f"{where}.{key}" if where else str(key)
+
+
+def _setting(check: Any, default: Any = None) -> Any:
+    return field(default=default, metadata={"check": check})
+
+
+@dataclass(frozen=True)
+class RemoteConfig:
+    url: str = field(metadata={"check": _url})
+    endpoint_url: str | None = _setting(_optional_text)
+    region: str | None = _setting(_optional_text)
+    profile: str | None = _setting(_optional_text)
+    access_key_id: str | None = _setting(_optional_text)
+    secret_access_key: str | None = _setting(_optional_text)
+    session_token: str | None = _setting(_optional_text)
+    username: str | None = _setting(_optional_text)
+    password: str | None = _setting(_optional_text)
+    token: str | None = _setting(_optional_text)
+    insecure: bool = _setting(_flag, False)
+    jobs: int | None = _setting(_optional_jobs)
+
+    def __repr__(self) -> str:  # never print secrets
+        return f"RemoteConfig(url={self.url!r})"
+
+
+def _remotes(value: object, where: str) -> dict[str, RemoteConfig]:
+    if not isinstance(value, dict):
+        raise _InvalidError(where, "must be a table of remotes")
+    return {name: _build(RemoteConfig, body, _join(where, name)) for name, body in value.items()}
+
+
+@dataclass(frozen=True)
+class CoreConfig:
+    remote: str | None = _setting(_optional_text)
+
+
+@dataclass(frozen=True)
+class CacheConfig:
+    link: LinkMode = _setting(_link, "auto")
+    jobs: int = _setting(_jobs, 8)
+
+
+def _core(value: object, where: str) -> CoreConfig:
+    result: CoreConfig = _build(CoreConfig, value, where)
+    return result
+
+
+def _cache(value: object, where: str) -> CacheConfig:
+    result: CacheConfig = _build(CacheConfig, value, where)
+    return result
+
+
+@dataclass(frozen=True)
+class Config:
+    core: CoreConfig = field(default_factory=CoreConfig, metadata={"check": _core})
+    cache: CacheConfig = field(default_factory=CacheConfig, metadata={"check": _cache})
+    remote: dict[str, RemoteConfig] = field(default_factory=dict, metadata={"check": _remotes})
+
+
+def _version(value: object, where: str) -> int:
+    if value != 1:
+        raise _InvalidError(where, f"must be 1 (this lockstep reads version 1), not {value!r}")
+    return 1
+
+
+def _section(value: object, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _InvalidError(where, "must be a mapping")
+    return value
+
+
+@dataclass(frozen=True)
+class ProjectFile:
     """``lockstep.yaml``. Later sections (stages, models, environments) are read
     by the layers that own them."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    version: Literal[1] = 1
-    stages: dict[str, Any] = {}
-    models: dict[str, Any] = {}
-    environments: dict[str, Any] = {}
-
-
-def _field(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "(top level)"
-
-
-def _validation_problem(err: ValidationError) -> tuple[str, str]:
-    first = err.errors()[0]
-    msg = str(first["msg"]).removeprefix("Value error, ")
-    if first["type"] == "extra_forbidden":
-        msg = "unknown field"
-    return _field(first["loc"]), msg
+    version: int = _setting(_version, 1)
+    stages: dict[str, Any] = field(default_factory=dict, metadata={"check": _section})
+    models: dict[str, Any] = field(default_factory=dict, metadata={"check": _section})
+    environments: dict[str, Any] = field(default_factory=dict, metadata={"check": _section})
 
 
 def read_toml(path: Path, label: str) -> dict[str, Any]:
@@ -142,12 +231,16 @@ def load_config(root: Path) -> Config:
     shared = read_toml(root / DIR / SHARED_CONFIG, shared_label)
     local = read_toml(root / DIR / LOCAL_CONFIG, local_label)
     for data, label in ((shared, shared_label), (local, local_label)):
-        try:
-            Config.model_validate(_complete_remotes(data, shared, local))
-        except ValidationError as exc:
-            field, problem = _validation_problem(exc)
-            raise ConfigError(label, field, problem) from exc
-    return Config.model_validate(merge(shared, local))
+        _validate(_complete_remotes(data, shared, local), label)
+    return _validate(merge(shared, local), shared_label)
+
+
+def _validate(data: dict[str, Any], label: str) -> Config:
+    try:
+        result: Config = _build(Config, data, "")
+    except _InvalidError as exc:
+        raise ConfigError(label, exc.field, exc.problem) from exc
+    return result
 
 
 def _complete_remotes(
@@ -170,10 +263,10 @@ def _complete_remotes(
 def check_remote(name: str, body: dict[str, Any]) -> RemoteConfig:
     """Validate a remote's settings before anything is written."""
     try:
-        return RemoteConfig.model_validate(body)
-    except ValidationError as exc:
-        field, problem = _validation_problem(exc)
-        raise InputError(f"remote {name}: {field}: {problem}") from exc
+        result: RemoteConfig = _build(RemoteConfig, body, "")
+    except _InvalidError as exc:
+        raise InputError(f"remote {name}: {exc.field}: {exc.problem}") from exc
+    return result
 
 
 def load_project_file(root: Path) -> ProjectFile:
@@ -190,10 +283,10 @@ def load_project_file(root: Path) -> ProjectFile:
     if not isinstance(data, dict):
         raise ConfigError(PROJECT_FILE, None, "must be a mapping of sections")
     try:
-        return ProjectFile.model_validate(data)
-    except ValidationError as exc:
-        field, problem = _validation_problem(exc)
-        raise ConfigError(PROJECT_FILE, field, problem) from exc
+        result: ProjectFile = _build(ProjectFile, data, "")
+    except _InvalidError as exc:
+        raise ConfigError(PROJECT_FILE, exc.field, exc.problem) from exc
+    return result
 
 
 def _yaml_where(exc: yaml.YAMLError) -> str:

@@ -18,7 +18,6 @@ from lockstep.errors import (
     NotInitializedError,
     PathError,
     PointerError,
-    TransferError,
     UnknownRemoteError,
 )
 from lockstep.store import pointer as pointers_mod
@@ -237,8 +236,7 @@ class Project:
         progress: Progress | None = None,
     ) -> PullResult:
         fetched = self.fetch(remote, paths, jobs=jobs, progress=progress)
-        if fetched.failed:
-            raise TransferError("pull", {d: str(e) for d, e in fetched.failed.items()})
+        fetched.raise_for_failures("pull")
         done = checkout(self.ws, self.pointers(paths), force=force, progress=progress)
         return PullResult(fetched, done)
 

@@ -127,3 +127,31 @@ def test_commands_need_an_initialized_workspace(repo: Path) -> None:
     result = cli("status")
     assert result.code == 2
     assert "lockstep init" in result.err
+
+
+def test_damaged_state_database_is_rebuilt(ws: Path, hashed: list[str]) -> None:
+    make_tree(ws)
+    assert cli("add", "data").code == 0
+    (ws / ".lockstep" / "state.db").write_bytes(b"this is not sqlite" * 100)
+    for extra in ("-wal", "-shm"):
+        (ws / ".lockstep" / f"state.db{extra}").unlink(missing_ok=True)
+    hashed.clear()
+    result = cli("status")
+    assert result.code == 0, result.err
+    assert "Up to date" in result.out
+    assert len(hashed) == 6  # everything hashed once again, nothing lost
+    assert (ws / ".lockstep" / "state.db.damaged").exists()
+
+
+def test_touching_a_file_rehashes_only_that_file(ws: Path, hashed: list[str]) -> None:
+    import os
+
+    folder = make_tree(ws)
+    assert cli("add", "data").code == 0
+    hashed.clear()
+    os.utime(folder / "f3.txt", ns=(1, 1))
+    assert "Up to date" in cli("status").out
+    assert hashed == [str(folder / "f3.txt")]
+    hashed.clear()
+    assert "Up to date" in cli("status").out
+    assert hashed == []

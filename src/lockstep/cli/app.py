@@ -28,8 +28,19 @@ app = typer.Typer(
 JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON on stdout.")
 
 
+_OPENED: list[Project] = []
+
+
 def open_project() -> Project:
-    return Project.open(Path.cwd())
+    """The workspace around the current directory; closed when the command ends."""
+    project = Project.open(Path.cwd())
+    _OPENED.append(project)
+    return project
+
+
+def _close_projects() -> None:
+    while _OPENED:
+        _OPENED.pop().close()
 
 
 def emit_json(data: Any) -> None:
@@ -84,6 +95,13 @@ def _register() -> None:
 
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code instead of exiting."""
+    try:
+        return _run(argv)
+    finally:
+        _close_projects()
+
+
+def _run(argv: list[str] | None) -> int:
     try:
         app(args=argv, prog_name="lockstep", standalone_mode=True)
     except SystemExit as done:

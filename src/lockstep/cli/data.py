@@ -20,6 +20,7 @@ def init(json_output: bool = JSON_OPTION) -> None:
     and its .gitignore. Running it again changes nothing.
     """
     project, created = Project.init(Path.cwd())
+    project.close()
     if json_output:
         emit_json({"root": str(project.root), "created": created})
         return
@@ -95,9 +96,7 @@ def _print_status(r: PathStatus) -> None:
 
 
 def checkout(
-    paths: list[str] = typer.Argument(
-        None, metavar="PATH", help="Tracked paths (default: all)."
-    ),
+    paths: list[str] = typer.Argument(None, metavar="PATH", help="Tracked paths (default: all)."),
     force: bool = typer.Option(False, "--force", "-f", help="Discard unsaved changes."),
     json_output: bool = JSON_OPTION,
 ) -> None:

@@ -14,8 +14,8 @@ from pathlib import Path
 import typer
 
 from lockstep.cli.app import echo
-from lockstep.fs import atomic_write_text
 from lockstep.errors import OperationError
+from lockstep.fs import atomic_write_text
 from lockstep.project import Project
 
 ENV_GIT = ("-c", "user.name=lockstep demo", "-c", "user.email=demo@lockstep.invalid")

@@ -5,16 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from types import TracebackType
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-)
+from typing import Any
 
 from lockstep.types import NullProgress
 from lockstep.types import Progress as ProgressProtocol
@@ -27,9 +18,21 @@ def wanted(json_output: bool = False) -> bool:
 
 
 class Bars:
-    """Renders the core's progress reports as rich bars on stderr."""
+    """Renders the core's progress reports as rich bars on stderr.
+
+    rich is imported here, only when a terminal will show the bars.
+    """
 
     def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
         self._progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -39,7 +42,7 @@ class Bars:
             console=Console(stderr=True),
             transient=True,
         )
-        self._task: TaskID | None = None
+        self._task: Any = None
 
     def __enter__(self) -> Bars:
         self._progress.start()

@@ -7,7 +7,7 @@ import typer
 from lockstep.cli.app import JSON_OPTION, echo, emit_json, open_project
 from lockstep.cli.progress import bars
 from lockstep.config import set_value
-from lockstep.errors import InputError, TransferError
+from lockstep.errors import InputError
 from lockstep.store.transfer import TransferResult
 
 remote_app = typer.Typer(
@@ -103,8 +103,7 @@ def _report(action: str, verb: str, result: TransferResult, json_output: bool) -
             f"{action}: {len(result.transferred)} object(s) transferred, "
             f"{result.skipped} already there."
         )
-    if result.failed:
-        raise TransferError(verb, {d: str(e) for d, e in result.failed.items()})
+    result.raise_for_failures(verb)
 
 
 def push(

@@ -1,29 +1,44 @@
-"""Snapshot a workspace path: the digest of every file, hashing only what changed."""
+"""Snapshot a workspace path: the digest of every file, hashing only what changed.
+
+Two levels of memory make an unchanged tree cheap: each file's digest is kept
+against its (inode, mtime, size) in the state database, and a directory's tree
+digest is kept against a fingerprint of all its files' stats, so asking for the
+digest of an unchanged directory costs one ``stat`` per file and no hashing,
+no tree building.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat as stat_mod
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from lockstep.errors import PathError
 from lockstep.store.hashing import hash_file
-from lockstep.store.state import Stat, StateDB, stat_key
+from lockstep.store.state import Stat, StateDB
 from lockstep.store.tree import Tree, TreeEntry
 from lockstep.types import NullProgress, Progress
 
 SKIP_DIRS = frozenset({".git", ".lockstep"})
 
 
-@dataclass(frozen=True, slots=True)
-class FileState:
-    """One file as it is in the workspace now."""
+class Found(NamedTuple):
+    """A file seen by a scan, not yet hashed."""
 
     rel: str  # path inside the tracked directory ("" for a tracked file)
+    abspath: str
+    stat: Stat
+    mode: str
+
+
+class FileState(NamedTuple):
+    """One file as it is in the workspace now."""
+
+    rel: str
     abspath: str
     digest: str
     size: int
@@ -32,8 +47,24 @@ class FileState:
 
 
 @dataclass(frozen=True)
+class Scan:
+    """What a tracked path holds now: its files and their stats."""
+
+    target: str
+    kind: Literal["file", "dir"]
+    found: tuple[Found, ...]
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """Changes whenever any file is added, removed, renamed or touched."""
+        parts = [f"{f.rel}\0{f.stat[0]}\0{f.stat[1]}\0{f.stat[2]}\0{f.mode}" for f in self.found]
+        parts.sort()
+        return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+@dataclass(frozen=True)
 class Snapshot:
-    """The current content of a tracked path."""
+    """The current content of a tracked path, every file hashed."""
 
     target: str
     kind: Literal["file", "dir"]
@@ -56,68 +87,80 @@ def _mode(st: os.stat_result) -> str:
     return "0755" if st.st_mode & 0o111 else "0644"
 
 
-def walk(directory: str, rel: str = "") -> Iterator[tuple[str, str, os.stat_result]]:
-    """Regular files below ``directory``: (relative path, absolute path, stat)."""
-    try:
-        entries = list(os.scandir(directory))
-    except OSError as exc:
-        raise PathError(directory, f"cannot be read ({exc.strerror})") from exc
-    for entry in entries:
-        name = rel + entry.name
-        if entry.is_dir(follow_symlinks=False):
-            if entry.name not in SKIP_DIRS:
-                yield from walk(entry.path, name + "/")
-            continue
+def walk(directory: str) -> list[Found]:
+    """Regular files below ``directory`` (symlinks to files followed, not to folders)."""
+    out: list[Found] = []
+    stack = [(directory, "")]
+    while stack:
+        folder, rel = stack.pop()
         try:
-            st = entry.stat()
-        except OSError:
-            continue  # dangling link or vanished file
-        if stat_mod.S_ISREG(st.st_mode):
-            yield name, entry.path, st
+            entries = list(os.scandir(folder))
+        except OSError as exc:
+            raise PathError(folder, f"cannot be read ({exc.strerror})") from exc
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name not in SKIP_DIRS:
+                    stack.append((entry.path, f"{rel}{entry.name}/"))
+                continue
+            try:
+                st = entry.stat()
+            except OSError:
+                continue  # dangling link or vanished file
+            if stat_mod.S_ISREG(st.st_mode):
+                key = (st.st_ino, st.st_mtime_ns, st.st_size)
+                out.append(Found(rel + entry.name, entry.path, key, _mode(st)))
+    return out
 
 
-def snapshot(
-    root: Path, target: str, state: StateDB, progress: Progress | None = None
-) -> Snapshot | None:
-    """Hash ``target`` (workspace-relative) using ``state``; None when it does not exist."""
+def scan(root: Path, target: str) -> Scan | None:
+    """Stat everything under the workspace-relative ``target``; None when absent."""
     abspath = os.path.join(root, target)
     try:
         st = os.stat(abspath)
     except FileNotFoundError:
         return None
     if stat_mod.S_ISDIR(st.st_mode):
-        found = list(walk(abspath))
-        kind: Literal["file", "dir"] = "dir"
-    elif stat_mod.S_ISREG(st.st_mode):
-        found = [("", abspath, st)]
-        kind = "file"
-    else:
-        raise PathError(target, "is neither a file nor a directory")
-    files = _hash_all(target, found, state, progress or NullProgress())
-    return Snapshot(target, kind, tuple(files))
+        return Scan(target, "dir", tuple(walk(abspath)))
+    if stat_mod.S_ISREG(st.st_mode):
+        key = (st.st_ino, st.st_mtime_ns, st.st_size)
+        return Scan(target, "file", (Found("", abspath, key, _mode(st)),))
+    raise PathError(target, "is neither a file nor a directory")
 
 
-def _hash_all(
-    target: str,
-    found: list[tuple[str, str, os.stat_result]],
-    state: StateDB,
-    progress: Progress,
-) -> list[FileState]:
+def snapshot(
+    root: Path, target: str, state: StateDB, progress: Progress | None = None
+) -> Snapshot | None:
+    """Hash ``target`` (workspace-relative) using ``state``; None when it does not exist."""
+    found = scan(root, target)
+    return None if found is None else hash_scan(found, state, progress)
+
+
+def hash_scan(found: Scan, state: StateDB, progress: Progress | None = None) -> Snapshot:
+    """Digest every file of a scan, hashing only those whose stat changed."""
+    progress = progress or NullProgress()
+    target = found.target
     known = state.files_under(target)
     fresh: dict[str, tuple[Stat, str]] = {}
-    out: list[FileState] = []
-    progress.start(f"Hashing {target}", len(found))
-    for rel, path, st in found:
+    files: list[FileState] = []
+    progress.start(f"Hashing {target}", len(found.found))
+    for rel, path, skey, mode in found.found:
         key = f"{target}/{rel}" if rel else target
-        skey = stat_key(st)
         row = known.get(key)
         if row is not None and row[0] == skey:
             digest = row[1]
         else:
             digest = hash_file(path)
             fresh[key] = (skey, digest)
-        out.append(FileState(rel, path, digest, st.st_size, _mode(st), skey))
+        files.append(FileState(rel, path, digest, skey[2], mode, skey))
         progress.advance()
     progress.finish()
     state.save_files(fresh)
-    return out
+    snap = Snapshot(target, found.kind, tuple(files))
+    if found.kind == "dir":
+        state.save_tree(target, found.fingerprint, snap.digest)
+    return snap
+
+
+def unchanged(found: Scan, digest: str, state: StateDB) -> bool:
+    """True when a directory is known to still have the tree ``digest`` (no hashing)."""
+    return found.kind == "dir" and state.tree_digest(found.target, found.fingerprint) == digest

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from lockstep import fs
 from lockstep.errors import CorruptObjectError, MissingObjectsError, WorkspaceConflictError
-from lockstep.store.build import Snapshot, snapshot
+from lockstep.store.build import Snapshot, hash_scan, scan, unchanged
 from lockstep.store.cas import place
 from lockstep.store.pointer import Pointer
 from lockstep.store.state import Stat, stat_key
@@ -61,7 +61,10 @@ def checkout(
 
 
 def _plan_pointer(ws: Workspace, pointer: Pointer, plan: CheckoutPlan) -> None:
-    snap = snapshot(ws.root, pointer.target, ws.state)
+    found = scan(ws.root, pointer.target)
+    if found is not None and unchanged(found, pointer.digest, ws.state):
+        return
+    snap = hash_scan(found, ws.state) if found is not None else None
     if pointer.kind == "file":
         wanted = {"": TreeEntry("", pointer.digest, pointer.size)}
     else:

@@ -1,13 +1,16 @@
 """The state database: what lockstep already knows about files it has hashed.
 
-``.lockstep/state.db`` (SQLite, WAL) holds two tables, version in
-``PRAGMA user_version``::
+``.lockstep/state.db`` (SQLite, WAL) holds three tables, version in
+``PRAGMA user_version`` (each version only adds tables)::
 
     files(path TEXT PRIMARY KEY, inode, mtime_ns, size, digest)
         a workspace file (path relative to the workspace, POSIX separators)
         whose bytes hashed to ``digest`` when it had this inode, mtime and size
     objects(digest TEXT PRIMARY KEY, inode, mtime_ns, size)
         a cache object verified to hash to its name while it had this stat
+    trees(path TEXT PRIMARY KEY, fingerprint, digest)
+        a workspace directory whose files' stats hashed to ``fingerprint``
+        when its tree digest was ``digest``
 
 A row is trusted only while the file's (inode, mtime_ns, size) is unchanged, so
 re-adding or checking an unchanged tree hashes nothing, and an object edited
@@ -23,7 +26,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 Stat = tuple[int, int, int]  # inode, mtime_ns, size
 
 _SCHEMA = """
@@ -33,7 +36,24 @@ CREATE TABLE IF NOT EXISTS files (
 CREATE TABLE IF NOT EXISTS objects (
     digest TEXT PRIMARY KEY, inode INTEGER, mtime_ns INTEGER, size INTEGER
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS trees (
+    path TEXT PRIMARY KEY, fingerprint TEXT, digest TEXT
+) WITHOUT ROWID;
 """
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=30, check_same_thread=False)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+            conn.executescript(_SCHEMA)
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    except sqlite3.DatabaseError:
+        conn.close()
+        raise
+    return conn
 
 
 def stat_key(st: os.stat_result) -> Stat:
@@ -51,13 +71,12 @@ class StateDB:
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-                conn.executescript(_SCHEMA)
-                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            self._conn = conn
+            try:
+                self._conn = _open(self.path)
+            except sqlite3.DatabaseError:
+                # only a memory of hashes: a damaged one is set aside and rebuilt
+                os.replace(self.path, self.path.with_name(self.path.name + ".damaged"))
+                self._conn = _open(self.path)
         return self._conn
 
     def close(self) -> None:
@@ -86,6 +105,21 @@ class StateDB:
                 "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)",
                 ((p, st[0], st[1], st[2], d) for p, (st, d) in rows.items()),
             )
+
+    # --- workspace directories ---------------------------------------------------
+
+    def tree_digest(self, path: str, fingerprint: str) -> str | None:
+        with self._lock:
+            row = (
+                self._db()
+                .execute("SELECT fingerprint, digest FROM trees WHERE path = ?", (path,))
+                .fetchone()
+            )
+        return row[1] if row is not None and row[0] == fingerprint else None
+
+    def save_tree(self, path: str, fingerprint: str, digest: str) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO trees VALUES (?, ?, ?)", (path, fingerprint, digest))
 
     # --- cache objects -----------------------------------------------------------
 

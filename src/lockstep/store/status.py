@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lockstep.store.build import Snapshot, snapshot
+from lockstep.store.build import Snapshot, hash_scan, scan, unchanged
 from lockstep.store.pointer import Pointer
 from lockstep.store.tree import TreeEntry
 from lockstep.store.workspace import Workspace
@@ -64,10 +64,13 @@ def status(
 
 
 def path_status(ws: Workspace, pointer: Pointer, progress: Progress | None = None) -> PathStatus:
-    snap = snapshot(ws.root, pointer.target, ws.state, progress)
-    if snap is None:
+    found = scan(ws.root, pointer.target)
+    snap = None
+    if found is not None and not unchanged(found, pointer.digest, ws.state):
+        snap = hash_scan(found, ws.state, progress)
+    if found is None:
         state, diff = "missing", _Diff()
-    elif snap.kind == pointer.kind and snap.digest == pointer.digest:
+    elif snap is None or (snap.kind == pointer.kind and snap.digest == pointer.digest):
         state, diff = "clean", _Diff()
     else:
         state, diff = _changes(ws, pointer, snap)

@@ -6,6 +6,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
 
+from lockstep.errors import LockstepError
+
 CHUNK = 1 << 20
 
 
@@ -29,6 +31,20 @@ class Remote(ABC):
     @abstractmethod
     def upload(self, digest: str, src: Path, size: int) -> None:
         """Store the bytes of ``src`` (already verified to hash to ``digest``)."""
+
+    def upload_many(self, items: list[tuple[str, Path, int]]) -> dict[str, LockstepError]:
+        """Upload a batch of ``(digest, path, size)``; return the failures by digest.
+
+        Backends that can make a batch durable more cheaply than one object at
+        a time (a local folder: one file-system sync) override this.
+        """
+        failed: dict[str, LockstepError] = {}
+        for digest, src, size in items:
+            try:
+                self.upload(digest, src, size)
+            except LockstepError as exc:
+                failed[digest] = exc
+        return failed
 
     @abstractmethod
     def download(self, digest: str, offset: int = 0) -> Iterator[bytes]:
