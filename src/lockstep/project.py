@@ -7,9 +7,10 @@ configuration, finds pointer files through Git and hands values to the store.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lockstep import config as cfg
 from lockstep import fs, git
@@ -21,16 +22,18 @@ from lockstep.errors import (
     UnknownRemoteError,
 )
 from lockstep.store import pointer as pointers_mod
-from lockstep.store.add import add as store_add
-from lockstep.store.checkout import CheckoutResult, checkout
-from lockstep.store.diff import Change, diff, from_pointers, from_workspace
-from lockstep.store.gc import GCResult, gc
 from lockstep.store.pointer import SUFFIX, Pointer
-from lockstep.store.remotes import Remote, open_remote
-from lockstep.store.status import PathStatus, status
-from lockstep.store.transfer import TransferResult, fetch, push
 from lockstep.store.workspace import Workspace, relative_target
 from lockstep.types import Progress
+
+# Each command imports only the store modules it runs, so the CLI starts fast.
+if TYPE_CHECKING:
+    from lockstep.store.checkout import CheckoutResult
+    from lockstep.store.diff import Change
+    from lockstep.store.gc import GCResult
+    from lockstep.store.remotes import Remote
+    from lockstep.store.status import PathStatus
+    from lockstep.store.transfer import TransferResult
 
 LOCKSTEP_GITIGNORE = """\
 # lockstep: everything here is local except the shared config
@@ -125,7 +128,9 @@ class Project:
         in_git = git.tracked(self.root, targets)
         if in_git:
             raise PathError(in_git[0], "is tracked by Git; run 'git rm -r --cached' on it first")
-        return store_add(self.ws, targets, progress)
+        from lockstep.store.add import add
+
+        return add(self.ws, targets, progress)
 
     def _addable(self, path: str) -> str:
         target = relative_target(self.root, path, self.cwd)
@@ -143,15 +148,21 @@ class Project:
     def status(
         self, paths: Sequence[str] = (), progress: Progress | None = None
     ) -> list[PathStatus]:
+        from lockstep.store.status import status
+
         return status(self.ws, self.pointers(paths), progress)
 
     def checkout(
         self, paths: Sequence[str] = (), *, force: bool = False, progress: Progress | None = None
     ) -> CheckoutResult:
+        from lockstep.store.checkout import checkout
+
         return checkout(self.ws, self.pointers(paths), force=force, progress=progress)
 
     def diff(self, old_rev: str | None = None, new_rev: str | None = None) -> list[Change]:
         """Changes from ``old_rev`` (default HEAD) to ``new_rev`` (default: the workspace)."""
+        from lockstep.store.diff import diff, from_pointers, from_workspace
+
         old = (
             from_pointers(self.ws, self.pointers_at(old_rev or "HEAD"))
             if git.has_commits(self.root) or old_rev
@@ -172,6 +183,8 @@ class Project:
             name = next(iter(self.config.remote))
         if name is None or name not in self.config.remote:
             raise UnknownRemoteError(name, list(self.config.remote))
+        from lockstep.store.remotes import open_remote
+
         return open_remote(name, self.config.remote[name])
 
     def remote_add(self, name: str, url: str, *, default: bool, options: dict[str, object]) -> None:
@@ -194,17 +207,9 @@ class Project:
         jobs: int | None = None,
         progress: Progress | None = None,
     ) -> TransferResult:
-        target = self.remote(remote)
-        try:
-            return push(
-                self.ws,
-                target,
-                self.pointers(paths),
-                jobs=jobs or _jobs(target, self),
-                progress=progress,
-            )
-        finally:
-            target.close()
+        from lockstep.store.transfer import push
+
+        return self._transfer(push, remote, paths, jobs, progress)
 
     def fetch(
         self,
@@ -214,17 +219,25 @@ class Project:
         jobs: int | None = None,
         progress: Progress | None = None,
     ) -> TransferResult:
-        source = self.remote(remote)
+        from lockstep.store.transfer import fetch
+
+        return self._transfer(fetch, remote, paths, jobs, progress)
+
+    def _transfer(
+        self,
+        move: Callable[..., TransferResult],
+        remote_name: str | None,
+        paths: Sequence[str],
+        jobs: int | None,
+        progress: Progress | None,
+    ) -> TransferResult:
+        remote = self.remote(remote_name)
+        conf = self.config.remote[remote.name]
+        jobs = jobs or conf.jobs or self.config.cache.jobs
         try:
-            return fetch(
-                self.ws,
-                source,
-                self.pointers(paths),
-                jobs=jobs or _jobs(source, self),
-                progress=progress,
-            )
+            return move(self.ws, remote, self.pointers(paths), jobs=jobs, progress=progress)
         finally:
-            source.close()
+            remote.close()
 
     def pull(
         self,
@@ -237,7 +250,7 @@ class Project:
     ) -> PullResult:
         fetched = self.fetch(remote, paths, jobs=jobs, progress=progress)
         fetched.raise_for_failures("pull")
-        done = checkout(self.ws, self.pointers(paths), force=force, progress=progress)
+        done = self.checkout(paths, force=force, progress=progress)
         return PullResult(fetched, done)
 
     # --- gc --------------------------------------------------------------------------
@@ -251,13 +264,10 @@ class Project:
                 pointers_mod.loads(data[oid], path, f"{path} (blob {oid[:12]})")
                 for oid, path in blobs.items()
             ]
+        from lockstep.store.gc import gc
+
         return gc(self.ws, keep, dry_run=dry_run)
 
 
 def _covers(outer: str, inner: str) -> bool:
     return inner == outer or inner.startswith(outer + "/")
-
-
-def _jobs(remote: Remote, project: Project) -> int:
-    conf = project.config.remote.get(remote.name)
-    return (conf.jobs if conf and conf.jobs else None) or project.config.cache.jobs

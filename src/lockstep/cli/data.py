@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from lockstep.cli.app import JSON_OPTION, echo, emit_json, human_size, open_project
 from lockstep.cli.progress import bars
 from lockstep.project import Project
-from lockstep.store.status import PathStatus
 from lockstep.types import format_digest
+
+if TYPE_CHECKING:
+    from lockstep.store.status import PathStatus
 
 
 def init(json_output: bool = JSON_OPTION) -> None:
@@ -31,7 +34,7 @@ def init(json_output: bool = JSON_OPTION) -> None:
 
 
 def add(
-    paths: list[str] = typer.Argument(..., metavar="PATH", help="Files or folders to track."),
+    paths: list[str] = typer.Argument(..., metavar="PATH...", help="Files or folders to track."),
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Track files and folders: cache their bytes and write PATH.lockstep pointers.
@@ -59,7 +62,7 @@ def add(
 
 def status(
     paths: list[str] = typer.Argument(
-        None, metavar="PATH", help="Tracked paths to check (default: all)."
+        None, metavar="PATH...", help="Tracked paths to check (default: all)."
     ),
     json_output: bool = JSON_OPTION,
 ) -> None:
@@ -96,7 +99,7 @@ def _print_status(r: PathStatus) -> None:
 
 
 def checkout(
-    paths: list[str] = typer.Argument(None, metavar="PATH", help="Tracked paths (default: all)."),
+    paths: list[str] = typer.Argument(None, metavar="PATH...", help="Tracked paths (default: all)."),
     force: bool = typer.Option(False, "--force", "-f", help="Discard unsaved changes."),
     json_output: bool = JSON_OPTION,
 ) -> None:
@@ -121,7 +124,7 @@ def checkout(
 def diff(
     revs: list[str] = typer.Argument(
         None,
-        metavar="REV",
+        metavar="[REV [REV2]]",
         help="REV: compare REV with the workspace; REV REV2: compare two revisions.",
     ),
     json_output: bool = JSON_OPTION,

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from lockstep.cli.app import JSON_OPTION, echo, emit_json, open_project
 from lockstep.cli.progress import bars
 from lockstep.config import set_value
 from lockstep.errors import InputError
-from lockstep.store.transfer import TransferResult
+
+if TYPE_CHECKING:
+    from lockstep.store.transfer import TransferResult
 
 remote_app = typer.Typer(
     help="Manage remotes: file://, s3:// or oci:// places to push data to.",
@@ -16,7 +20,7 @@ remote_app = typer.Typer(
 )
 REMOTE_OPTION = typer.Option(None, "--remote", "-r", help="Remote name (default: core.remote).")
 JOBS_OPTION = typer.Option(None, "--jobs", "-j", min=1, max=256, help="Parallel transfers.")
-PATHS_ARG = typer.Argument(None, metavar="PATH", help="Tracked paths (default: all).")
+PATHS_ARG = typer.Argument(None, metavar="PATH...", help="Tracked paths (default: all).")
 
 
 @remote_app.command("add")

@@ -29,7 +29,7 @@ from lockstep.store.cas import INCOMPLETE
 from lockstep.store.hashing import CHUNK
 from lockstep.store.pointer import Pointer
 from lockstep.store.remotes.base import Remote
-from lockstep.store.state import stat_key
+from lockstep.store.state import Stat, stat_key
 from lockstep.store.workspace import Workspace, paths_by_digest
 from lockstep.types import NullProgress, Progress
 
@@ -79,24 +79,19 @@ def push(
     todo = needed - remote.present(needed)
     trees = {p.digest for p in pointers if p.kind == "dir"}
     result = TransferResult(skipped=len(needed) - len(todo))
-    sizes = {d: os.path.getsize(ws.store.path(d)) for d in todo}
+    sizes = {d: os.path.getsize(ws.store.file(d)) for d in todo}
 
     def send(batch: list[str]) -> dict[str, LockstepError]:
-        return remote.upload_many([(d, ws.store.path(d), sizes[d]) for d in batch])
+        return remote.upload_many([(d, Path(ws.store.file(d)), sizes[d]) for d in batch])
 
-    jobs = jobs or ws.jobs
     # children first, trees last: a tree on the remote means its files are there too
-    files = _batches(sorted(todo - trees), sizes)
-    _parallel(send, files, jobs, result, progress=progress, label="Pushing")
+    phases = [("Pushing", sorted(todo - trees)), ("Pushing trees", sorted(todo & trees))]
+    with ThreadPoolExecutor(max_workers=jobs or ws.jobs) as pool:
+        runner = _Runner(pool, result, progress or NullProgress())
+        for label, digests in phases:
+            if not result.failed:
+                runner.run(send, remote.publish, digests, sizes, label)
     if not result.failed:
-        _parallel(
-            send,
-            _batches(sorted(todo & trees), sizes),
-            jobs,
-            result,
-            progress=progress,
-            label="Pushing trees",
-        )
         remote.commit(needed)
     return result
 
@@ -109,68 +104,62 @@ def fetch(
     jobs: int | None = None,
     progress: Progress | None = None,
 ) -> TransferResult:
-    """Download into the cache the objects of ``pointers`` it lacks."""
+    """Download into the cache the objects of ``pointers`` it lacks.
+
+    Each object is written to ``<digest>.incomplete``, verified whole, and
+    renamed into the cache only after a file-system sync (one per round).
+    """
     pointers = list(pointers)
-    jobs = jobs or ws.jobs
     result = TransferResult()
-    trees = {p.digest for p in pointers if p.kind == "dir"}
-    missing_trees = ws.store.missing(trees)
+    staged = fs.Staged(ws.store.blobs)
+    verified: dict[str, Stat] = {}
 
     def get(batch: list[str]) -> dict[str, LockstepError]:
-        return download_many(ws, remote, batch)
+        failed: dict[str, LockstepError] = {}
+        for digest in batch:
+            try:
+                partial, target, stat = _download(ws, remote, digest)
+            except LockstepError as exc:
+                failed[digest] = exc
+                continue
+            verified[digest] = stat
+            staged.add(partial, target)
+        return failed
 
-    _parallel(
-        get,
-        _batches(sorted(missing_trees)),
-        jobs,
-        result,
-        progress=progress,
-        label="Fetching trees",
-    )
-    needed = ws.objects_of(p for p in pointers if p.digest not in result.failed)
-    todo = ws.store.missing(needed)
-    result.skipped = len(needed - todo - result.transferred)
-    _parallel(get, _batches(sorted(todo)), jobs, result, progress=progress, label="Fetching")
+    def publish() -> None:
+        staged.publish()
+        ws.state.mark_verified(verified)
+        verified.clear()
+
+    trees = ws.store.missing(p.digest for p in pointers if p.kind == "dir")
+    with ThreadPoolExecutor(max_workers=jobs or ws.jobs) as pool:
+        runner = _Runner(pool, result, progress or NullProgress())
+        runner.run(get, publish, sorted(trees), {}, "Fetching trees")
+        needed = ws.objects_of(p for p in pointers if p.digest not in result.failed)
+        todo = ws.store.missing(needed)
+        result.skipped = len(needed - todo - result.transferred)
+        runner.run(get, publish, sorted(todo), {}, "Fetching")
     return result
 
 
-def download_many(ws: Workspace, remote: Remote, digests: list[str]) -> dict[str, LockstepError]:
-    """Fetch a batch into the cache: verify each, sync the file system once, rename each."""
-    failed: dict[str, LockstepError] = {}
-    done: list[tuple[str, Path, Path]] = []
-    for digest in digests:
-        try:
-            partial, target = _download(ws, remote, digest)
-            done.append((digest, partial, target))
-        except LockstepError as exc:
-            failed[digest] = exc
-    if done:
-        fs.sync_filesystem(ws.store.blobs)
-    verified = {}
-    for digest, partial, target in done:
-        os.replace(partial, target)
-        verified[digest] = stat_key(os.stat(target))
-    ws.state.mark_verified(verified)
-    return failed
-
-
-def _download(ws: Workspace, remote: Remote, digest: str) -> tuple[Path, Path]:
-    """Complete ``<digest>.incomplete``, resuming once; return it (verified) and its target."""
-    target = ws.store.path(digest)
-    partial = target.with_name(target.name + INCOMPLETE)
-    target.parent.mkdir(parents=True, exist_ok=True)
+def _download(ws: Workspace, remote: Remote, digest: str) -> tuple[str, str, Stat]:
+    """Complete ``<digest>.incomplete``, resuming once; return it (verified, read-only),
+    its target and its stat."""
+    target = ws.store.file(digest)
+    partial = target + INCOMPLETE
+    os.makedirs(os.path.dirname(target), exist_ok=True)
     for attempt in (1, 2):
         actual = _append(remote, digest, partial)
         if actual == digest:
             os.chmod(partial, 0o444)
-            return partial, target
-        partial.unlink()
+            return partial, target, stat_key(os.stat(partial))
+        os.unlink(partial)
         if attempt == 2:
             break
     raise CorruptObjectError(digest, f"remote {remote.name}", actual)
 
 
-def _append(remote: Remote, digest: str, partial: os.PathLike[str]) -> str:
+def _append(remote: Remote, digest: str, partial: str) -> str:
     """Complete ``partial`` from the remote; return the digest of the whole file."""
     hasher = hashlib.sha256()
     offset = 0
@@ -185,47 +174,70 @@ def _append(remote: Remote, digest: str, partial: os.PathLike[str]) -> str:
     return hasher.hexdigest()
 
 
-def _batches(
-    digests: list[str], sizes: dict[str, int] | None = None, count: int = 256, size: int = 64 << 20
-) -> list[list[str]]:
-    """Group digests so each batch holds at most ``count`` objects or ``size`` bytes."""
+ROUND_OBJECTS = 8192  # objects made durable together by one file-system sync
+ROUND_BYTES = 1 << 30
+BATCH_OBJECTS = 128  # objects one thread handles per task
+BATCH_BYTES = 64 << 20
+
+
+def _group(digests: list[str], sizes: dict[str, int], count: int, size: int) -> list[list[str]]:
+    """Consecutive groups of at most ``count`` objects or ``size`` bytes."""
     out: list[list[str]] = []
-    batch: list[str] = []
+    group: list[str] = []
     total = 0
     for digest in digests:
-        weight = sizes.get(digest, 0) if sizes else 0
-        if batch and (len(batch) >= count or total + weight > size):
-            out.append(batch)
-            batch, total = [], 0
-        batch.append(digest)
+        weight = sizes.get(digest, 0)
+        if group and (len(group) >= count or total + weight > size):
+            out.append(group)
+            group, total = [], 0
+        group.append(digest)
         total += weight
-    if batch:
-        out.append(batch)
+    if group:
+        out.append(group)
     return out
 
 
-def _parallel(
-    work: Callable[[list[str]], dict[str, LockstepError]],
-    batches: list[list[str]],
-    jobs: int,
-    result: TransferResult,
-    *,
-    progress: Progress | None,
-    label: str,
-) -> None:
-    if not batches:
-        return
-    progress = progress or NullProgress()
-    progress.start(label, sum(len(b) for b in batches), unit="objects")
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(work, batch): batch for batch in batches}
+@dataclass
+class _Runner:
+    """Runs transfer work over batches in parallel, publishing after each round."""
+
+    pool: ThreadPoolExecutor
+    result: TransferResult
+    progress: Progress
+
+    def run(
+        self,
+        work: Callable[[list[str]], dict[str, LockstepError]],
+        publish: Callable[[], None],
+        digests: list[str],
+        sizes: dict[str, int],
+        label: str,
+    ) -> None:
+        if not digests:
+            return
+        self.progress.start(label, len(digests), unit="objects")
+        for round_ in _group(digests, sizes, ROUND_OBJECTS, ROUND_BYTES):
+            done = self._round(work, _group(round_, sizes, BATCH_OBJECTS, BATCH_BYTES))
+            try:
+                publish()
+            except LockstepError as exc:
+                self.result.failed.update(dict.fromkeys(done, exc))
+                break
+            self.result.transferred.update(done)
+        self.progress.finish()
+
+    def _round(
+        self, work: Callable[[list[str]], dict[str, LockstepError]], batches: list[list[str]]
+    ) -> list[str]:
+        futures = {self.pool.submit(work, batch): batch for batch in batches}
+        done: list[str] = []
         for future in as_completed(futures):
             batch = futures[future]
             try:
                 failed = future.result()
             except LockstepError as exc:
                 failed = dict.fromkeys(batch, exc)
-            result.failed.update(failed)
-            result.transferred.update(d for d in batch if d not in failed)
-            progress.advance(len(batch))
-    progress.finish()
+            self.result.failed.update(failed)
+            done.extend(d for d in batch if d not in failed)
+            self.progress.advance(len(batch))
+        return done

@@ -35,8 +35,8 @@ class Remote(ABC):
     def upload_many(self, items: list[tuple[str, Path, int]]) -> dict[str, LockstepError]:
         """Upload a batch of ``(digest, path, size)``; return the failures by digest.
 
-        Backends that can make a batch durable more cheaply than one object at
-        a time (a local folder: one file-system sync) override this.
+        A backend may only stage the objects here and make them visible in
+        :meth:`publish` (a local folder: one file-system sync for many files).
         """
         failed: dict[str, LockstepError] = {}
         for digest, src, size in items:
@@ -52,6 +52,9 @@ class Remote(ABC):
 
         Raises :class:`lockstep.errors.MissingObjectsError` when absent.
         """
+
+    def publish(self) -> None:  # noqa: B027 - optional hook
+        """Make every staged upload durable and visible (called after each round)."""
 
     def commit(self, digests: set[str]) -> None:  # noqa: B027 - optional hook
         """Called after a push with every digest it covered (OCI keeps them reachable)."""

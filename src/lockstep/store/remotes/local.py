@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,42 +22,45 @@ class LocalRemote(Remote):
         self.root = Path(unquote(parsed.path))
         self.blobs = self.root / "blobs" / "sha256"
         self._fans: set[str] = set()
+        self._staged = fs.Staged(self.blobs)
 
-    def path(self, digest: str) -> Path:
-        return self.blobs / digest[:2] / digest
+    def path(self, digest: str) -> str:
+        return f"{self.blobs}/{digest[:2]}/{digest}"
 
     def present(self, digests: set[str]) -> set[str]:
         return {d for d in digests if os.path.exists(self.path(d))}
 
     def upload(self, digest: str, src: Path, size: int) -> None:
         self.upload_many([(digest, src, size)])
+        self.publish()
 
     def upload_many(self, items: list[tuple[str, Path, int]]) -> dict[str, LockstepError]:
-        """Copy the batch to temp names, sync the file system once, then rename each.
-
-        One ``syncfs`` makes the whole batch durable before any object becomes
-        visible under its name, instead of one ``fsync`` per object.
-        """
-        staged: list[tuple[Path, Path]] = []
-        try:
-            for digest, src, _ in items:
-                target = self.path(digest)
-                if target.parent.name not in self._fans:
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    self._fans.add(target.parent.name)
-                tmp = fs.temp_path_for(target)
-                staged.append((tmp, target))
+        """Copy each object to a temp name beside its place; :meth:`publish` reveals them."""
+        for digest, src, _ in items:
+            target = self.path(digest)
+            try:
+                if digest[:2] not in self._fans:
+                    os.makedirs(os.path.dirname(target), exist_ok=True)
+                    self._fans.add(digest[:2])
+                tmp = f"{os.path.dirname(target)}/.{digest}.{os.urandom(4).hex()}{fs.TMP_SUFFIX}"
                 fs.copy_file(src, tmp, sync=False, mode=0o444)
-            fs.sync_filesystem(self.blobs)
-            for tmp, target in staged:
-                os.replace(tmp, target)
-        except OSError as exc:
-            for tmp, _ in staged:
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
-            where = exc.filename or self.root
-            raise RemoteError(self.name, f"cannot write {where}: {exc.strerror}") from exc
+            except OSError as exc:
+                raise self._error(exc) from exc
+            self._staged.add(tmp, target)
         return {}
+
+    def publish(self) -> None:
+        try:
+            self._staged.publish()
+        except OSError as exc:
+            self._staged.discard()
+            raise self._error(exc) from exc
+
+    def close(self) -> None:
+        self._staged.discard()  # staged but never published: not ours to reveal
+
+    def _error(self, exc: OSError) -> RemoteError:
+        return RemoteError(self.name, f"cannot write {exc.filename or self.root}: {exc.strerror}")
 
     def download(self, digest: str, offset: int = 0) -> Iterator[bytes]:
         try:
