@@ -99,7 +99,9 @@ def _print_status(r: PathStatus) -> None:
 
 
 def checkout(
-    paths: list[str] = typer.Argument(None, metavar="PATH...", help="Tracked paths (default: all)."),
+    paths: list[str] = typer.Argument(
+        None, metavar="PATH...", help="Tracked paths (default: all)."
+    ),
     force: bool = typer.Option(False, "--force", "-f", help="Discard unsaved changes."),
     json_output: bool = JSON_OPTION,
 ) -> None:
