@@ -140,22 +140,25 @@ def hash_scan(found: Scan, state: StateDB, progress: Progress | None = None) -> 
     progress = progress or NullProgress()
     target = found.target
     known = state.files_under(target)
-    fresh: dict[str, tuple[Stat, str]] = {}
-    files: list[FileState] = []
-    progress.start(f"Hashing {target}", len(found.found))
-    for rel, path, skey, mode in found.found:
-        key = f"{target}/{rel}" if rel else target
+    keys = [f"{target}/{f.rel}" if f.rel else target for f in found.found]
+    digests: list[str | None] = []
+    todo: list[int] = []
+    for i, (key, f) in enumerate(zip(keys, found.found, strict=True)):
         row = known.get(key)
-        if row is not None and row[0] == skey:
-            digest = row[1]
-        else:
-            digest = hash_file(path)
-            fresh[key] = (skey, digest)
-        files.append(FileState(rel, path, digest, skey[2], mode, skey))
+        digests.append(row[1] if row is not None and row[0] == f.stat else None)
+        if digests[-1] is None:
+            todo.append(i)
+    progress.start(f"Hashing {target}", len(todo))
+    for i, digest in zip(todo, map(hash_file, [found.found[i].abspath for i in todo]), strict=True):
+        digests[i] = digest
         progress.advance()
     progress.finish()
-    state.save_files(fresh)
-    snap = Snapshot(target, found.kind, tuple(files))
+    state.save_files({keys[i]: (found.found[i].stat, str(digests[i])) for i in todo})
+    files = tuple(
+        FileState(f.rel, f.abspath, str(d), f.stat[2], f.mode, f.stat)
+        for f, d in zip(found.found, digests, strict=True)
+    )
+    snap = Snapshot(target, found.kind, files)
     if found.kind == "dir":
         state.save_tree(target, found.fingerprint, snap.digest)
     return snap

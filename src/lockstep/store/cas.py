@@ -48,6 +48,7 @@ class ObjectStore:
         self._prefix = f"{self.blobs}/"
         self.state = state
         self._reflink_works: bool | None = None
+        self._fans: set[str] = set()
 
     def path(self, digest: str) -> Path:
         return self.blobs / digest[:2] / digest
@@ -91,44 +92,53 @@ class ObjectStore:
         object and ``src`` share one read-only inode (no bytes are copied);
         reflink and copy leave ``src`` as it was. A file that changed since it
         was hashed is not stored (ChangedWhileReadingError). Returns how each
-        new object was placed; objects already present are left alone.
+        new object was placed; objects already present are left alone. Safe to
+        call from several threads.
         """
         placed: dict[str, str] = {}
-        fresh: dict[str, tuple[int, int, int]] = {}
-        made: set[str] = set()
+        fresh: dict[str, Stat] = {}
         for src, digest, hashed in items:
-            target = self.path(digest)
-            if digest in placed or os.path.exists(target):
-                continue
-            if digest[:2] not in made:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                made.add(digest[:2])
-            placed[digest] = self._place(Path(src), target, link)
-            now = stat_key(os.stat(src))
-            if now != hashed:
-                self.remove(digest)
-                raise ChangedWhileReadingError(src)
-            fresh[digest] = stat_key(os.stat(target))
+            if digest not in placed:
+                used, st = self._adopt_one(src, digest, hashed, link)
+                if st is not None:
+                    placed[digest] = used
+                    fresh[digest] = st
         if self.state is not None:
             self.state.mark_verified(fresh)
         return placed
 
-    def _place(self, src: Path, target: Path, link: str) -> str:
+    def _adopt_one(self, src: str, digest: str, hashed: Stat, link: str) -> tuple[str, Stat | None]:
+        target = self.file(digest)
+        if digest[:2] not in self._fans:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            self._fans.add(digest[:2])
         if link == "auto" and self._reflink_works is False:
             link = "hardlink"
-        used = _link_in(src, target) if link == "hardlink" else None
-        if used is None:
-            tmp = fs.temp_path_for(target)
-            try:
-                used = place(src, tmp, link)
-                fs.make_readonly(tmp)
-                os.replace(tmp, target)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
-                raise
+        if link == "hardlink":
+            linked = _hardlink(src, target, hashed)
+            if linked is not None:
+                return linked
+            link = "copy"  # another file system
+        if os.path.exists(target):
+            return "exists", None
+        used = self._place_copy(Path(src), Path(target), link)
+        if stat_key(os.stat(src)) != hashed:
+            self.remove(digest)
+            raise ChangedWhileReadingError(src)
         if link == "auto":
             self._reflink_works = used == "reflink"
+        return used, stat_key(os.stat(target))
+
+    def _place_copy(self, src: Path, target: Path, link: str) -> str:
+        tmp = fs.temp_path_for(target)
+        try:
+            used = place(src, tmp, link)
+            fs.make_readonly(tmp)
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
         return used
 
     def remove(self, digest: str) -> None:
@@ -180,18 +190,26 @@ class ObjectStore:
         return result
 
 
-def _link_in(src: Path, target: Path) -> str | None:
-    """Hard-link ``src`` as ``target`` (atomic: the link appears whole or not at all)."""
+def _hardlink(src: str, target: str, hashed: Stat) -> tuple[str, Stat | None] | None:
+    """Link ``src`` as the object ``target`` (atomic: whole or not at all).
+
+    Returns None when the two are on different file systems. The link shares
+    ``src``'s inode, so one stat tells whether the file changed since hashing.
+    """
     try:
         os.link(src, target)
     except FileExistsError:
-        return "exists"
+        return "exists", None
     except OSError as exc:
-        if not fs.is_cross_device(exc):
-            raise
-        return None
-    fs.make_readonly(target)
-    return "hardlink"
+        if fs.is_cross_device(exc):
+            return None
+        raise
+    st = os.stat(target)
+    if stat_key(st) != hashed:
+        os.unlink(target)
+        raise ChangedWhileReadingError(src)
+    os.chmod(target, st.st_mode & 0o555)  # read-only; the mtime stays as hashed
+    return "hardlink", stat_key(st)
 
 
 def place(src: Path, dst: Path, link: str) -> str:

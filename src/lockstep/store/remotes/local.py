@@ -36,14 +36,14 @@ class LocalRemote(Remote):
 
     def upload_many(self, items: list[tuple[str, Path, int]]) -> dict[str, LockstepError]:
         """Copy each object to a temp name beside its place; :meth:`publish` reveals them."""
-        for digest, src, _ in items:
+        for digest, src, size in items:
             target = self.path(digest)
             try:
                 if digest[:2] not in self._fans:
                     os.makedirs(os.path.dirname(target), exist_ok=True)
                     self._fans.add(digest[:2])
                 tmp = f"{os.path.dirname(target)}/.{digest}.{os.urandom(4).hex()}{fs.TMP_SUFFIX}"
-                fs.copy_file(src, tmp, sync=False, mode=0o444)
+                fs.copy_file(src, tmp, sync=False, mode=0o444, size=size)
             except OSError as exc:
                 raise self._error(exc) from exc
             self._staged.add(tmp, target)
