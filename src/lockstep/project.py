@@ -103,7 +103,7 @@ class Project:
         chosen: dict[str, Pointer] = {}
         for path in paths:
             target = relative_target(self.root, path, self.cwd).removesuffix(SUFFIX)
-            hits = [p for p in found if _covers(target, p.target)]
+            hits = [p for p in found if _covers(target, p.target) or _covers(p.target, target)]
             if not hits:
                 raise PathError(path, "is not tracked by lockstep (no pointer file)")
             chosen.update((p.location, p) for p in hits)

@@ -155,3 +155,17 @@ def test_touching_a_file_rehashes_only_that_file(ws: Path, hashed: list[str]) ->
     hashed.clear()
     assert "Up to date" in cli("status").out
     assert hashed == []
+
+
+def test_paths_relative_to_a_subfolder_and_inside_tracked_folders(
+    ws: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = make_tree(ws)
+    monkeypatch.chdir(folder.parent)
+    assert cli("add", "data").code == 0
+    assert (ws / "data.lockstep").exists()
+    monkeypatch.chdir(folder / "nested")
+    [entry] = json.loads(cli("status", "--json", "deep.txt").out)
+    assert entry["path"] == "data" and entry["state"] == "clean"
+    result = cli("status", "../../lockstep.yaml")
+    assert result.code == 2 and "not tracked" in result.err
