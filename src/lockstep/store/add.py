@@ -26,11 +26,7 @@ def add(ws: Workspace, targets: Sequence[str], progress: Progress | None = None)
 
 def _commit(ws: Workspace, snap: Snapshot, progress: Progress) -> Pointer:
     progress.start(f"Caching {snap.target}", len(snap.files))
-    items = [(f.abspath, f.digest, f.stat) for f in snap.files]
-    for start in range(0, len(items), 1000):
-        batch = items[start : start + 1000]
-        ws.store.adopt(batch, ws.link)
-        progress.advance(len(batch))
+    ws.store.adopt(((f.abspath, f.digest, f.stat) for f in snap.files), ws.link, progress)
     progress.finish()
     if snap.kind == "dir":
         ws.store.put_bytes(snap.tree.data)

@@ -25,7 +25,7 @@ from lockstep import fs
 from lockstep.errors import ChangedWhileReadingError, CorruptObjectError
 from lockstep.store.hashing import hash_bytes, hash_file
 from lockstep.store.state import Stat, StateDB, stat_key
-from lockstep.types import is_hex_digest
+from lockstep.types import NullProgress, Progress, is_hex_digest
 
 INCOMPLETE = ".incomplete"
 
@@ -35,6 +35,7 @@ class Verification:
     """Outcome of verifying a set of objects."""
 
     ok: set[str] = field(default_factory=set)
+    sizes: dict[str, int] = field(default_factory=dict)  # of the objects that are ok
     missing: set[str] = field(default_factory=set)
     corrupt: dict[str, str] = field(default_factory=dict)  # digest -> actual digest
 
@@ -85,7 +86,9 @@ class ObjectStore:
                 self.state.mark_verified({digest: stat_key(os.stat(target))})
         return digest
 
-    def adopt(self, items: Iterable[tuple[str, str, Stat]], link: str) -> dict[str, str]:
+    def adopt(
+        self, items: Iterable[tuple[str, str, Stat]], link: str, progress: Progress | None = None
+    ) -> dict[str, str]:
         """Make each already-hashed ``(src, digest, stat when hashed)`` the object ``digest``.
 
         ``link`` is one of auto, reflink, hardlink, copy. With a hard link the
@@ -97,12 +100,14 @@ class ObjectStore:
         """
         placed: dict[str, str] = {}
         fresh: dict[str, Stat] = {}
+        progress = progress or NullProgress()
         for src, digest, hashed in items:
             if digest not in placed:
                 used, st = self._adopt_one(src, digest, hashed, link)
                 if st is not None:
                     placed[digest] = used
                     fresh[digest] = st
+            progress.advance()
         if self.state is not None:
             self.state.mark_verified(fresh)
         return placed
@@ -176,10 +181,12 @@ class ObjectStore:
                 continue
             if known.get(digest) == st:
                 result.ok.add(digest)
+                result.sizes[digest] = st[2]
                 continue
             actual = hash_file(path)
             if actual == digest:
                 result.ok.add(digest)
+                result.sizes[digest] = st[2]
                 fresh[digest] = st
             else:
                 result.corrupt[digest] = actual

@@ -79,7 +79,7 @@ def push(
     todo = needed - remote.present(needed)
     trees = {p.digest for p in pointers if p.kind == "dir"}
     result = TransferResult(skipped=len(needed) - len(todo))
-    sizes = {d: os.path.getsize(ws.store.file(d)) for d in todo}
+    sizes = check.sizes
 
     def send(batch: list[str]) -> dict[str, LockstepError]:
         return remote.upload_many([(d, Path(ws.store.file(d)), sizes[d]) for d in batch])

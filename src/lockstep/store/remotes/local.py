@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,13 +23,20 @@ class LocalRemote(Remote):
         self.root = Path(unquote(parsed.path))
         self.blobs = self.root / "blobs" / "sha256"
         self._fans: set[str] = set()
+        self._tag = f"{os.getpid()}-{os.urandom(3).hex()}"  # this push's temp names
         self._staged = fs.Staged(self.blobs)
 
     def path(self, digest: str) -> str:
         return f"{self.blobs}/{digest[:2]}/{digest}"
 
     def present(self, digests: set[str]) -> set[str]:
-        return {d for d in digests if os.path.exists(self.path(d))}
+        if len(digests) < 1024:
+            return {d for d in digests if os.path.exists(self.path(d))}
+        listed: set[str] = set()  # many: read the 256 folders instead of one stat each
+        for fan in {d[:2] for d in digests}:
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                listed.update(os.listdir(f"{self.blobs}/{fan}"))
+        return digests & listed
 
     def upload(self, digest: str, src: Path, size: int) -> None:
         self.upload_many([(digest, src, size)])
@@ -42,7 +50,7 @@ class LocalRemote(Remote):
                 if digest[:2] not in self._fans:
                     os.makedirs(os.path.dirname(target), exist_ok=True)
                     self._fans.add(digest[:2])
-                tmp = f"{os.path.dirname(target)}/.{digest}.{os.urandom(4).hex()}{fs.TMP_SUFFIX}"
+                tmp = f"{os.path.dirname(target)}/.{digest}.{self._tag}{fs.TMP_SUFFIX}"
                 fs.copy_file(src, tmp, sync=False, mode=0o444, size=size)
             except OSError as exc:
                 raise self._error(exc) from exc
