@@ -233,7 +233,7 @@ class Project:
     ) -> TransferResult:
         remote = self.remote(remote_name)
         conf = self.config.remote[remote.name]
-        jobs = jobs or conf.jobs or self.config.cache.jobs
+        jobs = jobs or conf.jobs or remote.default_jobs or self.config.cache.jobs
         try:
             return move(self.ws, remote, self.pointers(paths), jobs=jobs, progress=progress)
         finally:

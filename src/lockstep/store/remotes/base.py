@@ -20,6 +20,10 @@ class Remote(ABC):
     to the library's own exception. They are called from several threads.
     """
 
+    #: parallel transfers when neither --jobs nor the remote's config says;
+    #: None: the cache's ``jobs`` setting (suits network remotes)
+    default_jobs: int | None = None
+
     def __init__(self, name: str, url: str) -> None:
         self.name = name
         self.url = url
