@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import functools
 import os
 import shutil
 import threading
@@ -139,11 +140,12 @@ def sync_filesystem(path: Path | str) -> None:
         os.close(fd)
 
 
+@functools.cache
 def _libc() -> object:
+    """The C library of this process (no ``ldconfig`` lookup, loaded once)."""
     import ctypes
-    import ctypes.util
 
-    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    return ctypes.CDLL(None, use_errno=True)
 
 
 def is_cross_device(exc: OSError) -> bool:

@@ -133,6 +133,9 @@ def _run(argv: list[str] | None) -> int:
 
 
 def main() -> NoReturn:
+    import gc
+
+    gc.freeze()  # the modules just imported never die: keep them out of every collection
     sys.exit(run())
 
 
