@@ -1,0 +1,177 @@
+"""Benchmark lockstep beside DVC on the same data, in one run (``make bench``).
+
+Usage: .venv/bin/python benchmarks/run.py [--quick] [--only NAME]... [--json FILE]
+
+Cases (issue 2, "Speed"):
+  add-large  add of one 1 GiB file; also times ``openssl dgst -sha256`` and ``cp`` on it
+  add-small  add of 20,000 small files (100 B..4 KiB, in 100 folders)
+  status     no-op status right after that add
+  push       push of those 20,000 files to a fresh local remote
+
+Each figure is the best wall-clock time of the whole CLI process over the
+repetitions. DVC is installed from PyPI into benchmarks/.venv-dvc on first use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import report
+from cases import (
+    CASES,
+    LARGE,
+    PUSH,
+    SMALL,
+    STATUS,
+    Samples,
+    Settings,
+    bench_large,
+    bench_small,
+    load_average,
+    machine_facts,
+    warm_up,
+)
+from tools import (
+    HERE,
+    PROJECT,
+    Dvc,
+    Lockstep,
+    ensure_dvc,
+    keep_dvc_state_in,
+    rmtree,
+    use_bytecode_cache,
+)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes (128 MiB, 2,000 files), for a smoke run"
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=CASES,
+        metavar="NAME",
+        help=f"run only this case (repeatable): {', '.join(CASES)}",
+    )
+    parser.add_argument("--json", metavar="FILE", help="write every sample and the machine facts")
+    parser.add_argument("--markdown", metavar="FILE", help="write the results table as Markdown")
+    parser.add_argument("--reps", type=int, help="repetitions for every case (default 3; 2 large)")
+    parser.add_argument(
+        "--tmp", metavar="DIR", default=str(HERE / ".tmp"), help="where repositories are made"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temp folder (debugging)")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    return parser.parse_args(argv)
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    return Settings(
+        large_size=(128 << 20) if args.quick else (1 << 30),
+        small_count=2_000 if args.quick else 20_000,
+        reps_small=args.reps or 3,
+        reps_large=args.reps or 2,
+        only=frozenset(args.only or CASES),
+    )
+
+
+def temp_root(base: str) -> Path:
+    Path(base).mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-", dir=base))
+    if os.stat(tmp).st_dev != os.stat(PROJECT).st_dev:
+        print(f"warning: {tmp} is not on the same file system as {PROJECT}", file=sys.stderr)
+    return tmp
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    settings = settings_from(args)
+    ensure_dvc()
+    tmp = temp_root(args.tmp)
+    use_bytecode_cache(tmp / "pycache")
+    keep_dvc_state_in(tmp / "dvc-site-cache")
+    tools = [Lockstep(), Dvc()]
+    samples = Samples()
+    started = datetime.datetime.now(datetime.timezone.utc)
+    try:
+        facts = machine_facts(tools, tmp)
+        print("machine: " + ", ".join(f"{k}={v}" for k, v in facts.items()), flush=True)
+        warm_up(tools, tmp)
+        if LARGE in settings.only:
+            bench_large(settings, tools, tmp, samples)
+        if settings.only & {SMALL, STATUS, PUSH}:
+            bench_small(settings, tools, tmp, samples)
+        facts["load_at_end"] = load_average()
+    finally:
+        if args.keep:
+            print(f"kept {tmp}", file=sys.stderr)
+        else:
+            rmtree(tmp)
+            os.sync()  # ext4 treats deleted inodes as "recent" longer while unsynced
+    table = report.rows(samples, settings)
+    refs = report.references(samples, settings)
+    print()
+    print(report.text_table(table, refs))
+    print(
+        f"\nload average (1/5/15 min): {facts['load_at_start']} at start, "
+        f"{facts.get('load_at_end', '?')} at end"
+    )
+    if args.markdown:
+        Path(args.markdown).write_text(report.markdown_table(table, refs))
+    if args.json:
+        write_json(Path(args.json), args, settings, facts, samples, table, started)
+    missed = [r.label for r in table if r.verdict == "FAIL"]
+    return 1 if args.check and missed else 0
+
+
+def write_json(
+    path: Path,
+    args: argparse.Namespace,
+    settings: Settings,
+    facts: dict[str, str],
+    samples: Samples,
+    table: list[report.Row],
+    started: datetime.datetime,
+) -> None:
+    data = {
+        "started": started.isoformat(timespec="seconds"),
+        "quick": args.quick,
+        "settings": {
+            "large_size": settings.large_size,
+            "small_count": settings.small_count,
+            "reps_small": settings.reps_small,
+            "reps_large": settings.reps_large,
+            "only": sorted(settings.only),
+        },
+        "machine": facts,
+        "samples": samples.times,
+        "notes": samples.notes,
+        "results": [
+            {
+                "case": r.case,
+                "label": r.label,
+                "lockstep": r.lockstep,
+                "dvc": r.dvc,
+                "dvc_over_lockstep": r.speedup,
+                "dvc_in_issue": r.issue,
+                "target": r.target,
+                "measured": r.measured,
+                "result": r.verdict,
+            }
+            for r in table
+        ],
+    }
+    path.write_text(json.dumps(data, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
