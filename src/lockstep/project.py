@@ -124,7 +124,8 @@ class Project:
     # --- data ----------------------------------------------------------------------
 
     def add(self, paths: Sequence[str], progress: Progress | None = None) -> list[Pointer]:
-        targets = [self._addable(path) for path in paths]
+        tracked = self.pointers()
+        targets = [self._addable(path, tracked) for path in paths]
         in_git = git.tracked(self.root, targets)
         if in_git:
             raise PathError(in_git[0], "is tracked by Git; run 'git rm -r --cached' on it first")
@@ -132,13 +133,13 @@ class Project:
 
         return add(self.ws, targets, progress)
 
-    def _addable(self, path: str) -> str:
+    def _addable(self, path: str, tracked: list[Pointer]) -> str:
         target = relative_target(self.root, path, self.cwd)
         if target.endswith(SUFFIX):
             raise PathError(path, "is a pointer file; add the data path it points to")
         if target in (cfg.PROJECT_FILE, ".gitignore"):
             raise PathError(path, "is a lockstep or Git file and cannot be tracked as data")
-        for p in self.pointers():
+        for p in tracked:
             if p.target != target and (_covers(p.target, target) or _covers(target, p.target)):
                 raise PathError(path, f"overlaps the tracked path {p.target}")
         if not os.path.lexists(self.root / target):
@@ -191,12 +192,28 @@ class Project:
         if name in self.config.remote:
             raise InputError(f"a remote named {name!r} exists already")
         cfg.check_remote(name, {"url": url, **options})  # fail before writing anything
+        cfg.set_value(self.root, ["remote", name, "url"], url, local=False)
         for key, value in options.items():
             local = key in cfg.SECRET_KEYS
             cfg.set_value(self.root, ["remote", name, key], value, local=local)
-        cfg.set_value(self.root, ["remote", name, "url"], url, local=False)
         if default or not self.config.remote:
             cfg.set_value(self.root, ["core", "remote"], name, local=False)
+        self.config = cfg.load_config(self.root)
+
+    def remote_remove(self, name: str) -> None:
+        """Forget a remote (its data stays where it is)."""
+        if name not in self.config.remote:
+            raise UnknownRemoteError(name, list(self.config.remote))
+        if self.config.core.remote == name:
+            cfg.set_value(self.root, ["core", "remote"], None, local=False)
+        cfg.set_value(self.root, ["remote", name], None, local=True)
+        cfg.set_value(self.root, ["remote", name], None, local=False)
+        self.config = cfg.load_config(self.root)
+
+    def remote_default(self, name: str) -> None:
+        if name not in self.config.remote:
+            raise UnknownRemoteError(name, list(self.config.remote))
+        cfg.set_value(self.root, ["core", "remote"], name, local=False)
         self.config = cfg.load_config(self.root)
 
     def push(

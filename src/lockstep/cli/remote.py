@@ -8,8 +8,6 @@ import typer
 
 from lockstep.cli.app import JSON_OPTION, echo, emit_json, open_project
 from lockstep.cli.progress import bars
-from lockstep.config import set_value
-from lockstep.errors import InputError
 
 if TYPE_CHECKING:
     from lockstep.store.transfer import TransferResult
@@ -77,13 +75,7 @@ def remote_remove(
     name: str = typer.Argument(..., metavar="NAME", help="The remote to forget."),
 ) -> None:
     """Remove a remote from the config (the data on it is not touched)."""
-    project = open_project()
-    if name not in project.config.remote:
-        raise InputError(f"no remote named {name!r}")
-    set_value(project.root, ["remote", name], None, local=False)
-    set_value(project.root, ["remote", name], None, local=True)
-    if project.config.core.remote == name:
-        set_value(project.root, ["core", "remote"], None, local=False)
+    open_project().remote_remove(name)
     echo(f"Removed remote {name}")
 
 
@@ -92,10 +84,7 @@ def remote_default(
     name: str = typer.Argument(..., metavar="NAME", help="The remote to use by default."),
 ) -> None:
     """Make NAME the remote push, pull and fetch use by default."""
-    project = open_project()
-    if name not in project.config.remote:
-        raise InputError(f"no remote named {name!r}")
-    set_value(project.root, ["core", "remote"], name, local=False)
+    open_project().remote_default(name)
     echo(f"Default remote: {name}")
 
 
