@@ -148,6 +148,8 @@ def _download(ws: Workspace, remote: Remote, digest: str) -> tuple[str, str, Sta
     target = ws.store.file(digest)
     partial = target + INCOMPLETE
     os.makedirs(os.path.dirname(target), exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        os.chmod(partial, 0o644)  # verified but never published by an interrupted run
     for attempt in (1, 2):
         actual = _append(remote, digest, partial)
         if actual == digest:

@@ -139,3 +139,19 @@ def test_secrets_go_to_the_local_config(ws: Path) -> None:
     assert "hunter2" not in (ws / ".lockstep" / "config.toml").read_text()
     assert "hunter2" in (ws / ".lockstep" / "config.local.toml").read_text()
     assert Project.open(ws).config.remote["s3"].secret_access_key == "hunter2"
+
+
+def test_fetch_publishes_a_verified_download_left_by_an_interrupted_run(
+    pushed: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws, remote = pushed
+    other = clone(ws, tmp_path, monkeypatch)
+    hexd = (other / "model.bin.lockstep").read_text().split("sha256:")[1].split()[0]
+    partial = other / ".lockstep/cache/blobs/sha256" / hexd[:2] / (hexd + ".incomplete")
+    partial.parent.mkdir(parents=True)
+    partial.write_bytes((remote / "blobs/sha256" / hexd[:2] / hexd).read_bytes())
+    partial.chmod(0o444)  # downloaded and verified, killed before the rename
+    assert cli("fetch", "model.bin").code == 0
+    obj = partial.with_name(hexd)
+    assert hashlib.sha256(obj.read_bytes()).hexdigest() == hexd
+    assert not partial.exists()
