@@ -4,7 +4,8 @@ A reader never sees a half-written file: bytes go to a temp file beside the
 target (same directory, so the rename cannot cross a file system), are flushed
 to disk, and the temp file is renamed over the target in one step. A process
 killed at any moment leaves either the old file or the new one, plus at worst a
-stray ``.<name>.<random>.tmp`` that ``lockstep gc`` removes.
+stray ``.<name>.<random>.lockstep-tmp``, which no command counts as data and
+``lockstep gc`` removes from the cache.
 """
 
 from __future__ import annotations
@@ -20,8 +21,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-TMP_SUFFIX = ".tmp"
+TMP_SUFFIX = ".lockstep-tmp"
 _FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
+
+
+def is_temp_name(name: str) -> bool:
+    """A temp file of lockstep's own (left behind by a killed command, or in use)."""
+    return name.startswith(".") and name.endswith(TMP_SUFFIX)
 
 
 def temp_path_for(target: Path) -> Path:

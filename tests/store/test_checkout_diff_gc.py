@@ -112,3 +112,14 @@ def test_gc_all_commits_keeps_history(ws: Path) -> None:
     assert result["removed"] == 0
     git(ws, "checkout", "-q", "HEAD~1")
     assert cli("checkout").code == 0
+
+
+def test_temp_files_of_a_killed_command_are_not_data(ws: Path) -> None:
+    data = two_versions(ws)
+    leftover = data / ".a.csv.0123456789ab.lockstep-tmp"
+    leftover.write_text("half a checkout")
+    assert "Up to date" in cli("status").out
+    git(ws, "checkout", "-q", "HEAD~1")
+    result = cli("checkout")
+    assert result.code == 0, result.err
+    assert (data / "a.csv").read_text() == "a1\n"

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Literal, NamedTuple
 
 from lockstep.errors import PathError
+from lockstep.fs import is_temp_name
 from lockstep.store.hashing import hash_file
 from lockstep.store.state import Stat, StateDB
 from lockstep.store.tree import Tree, TreeEntry
@@ -102,6 +103,8 @@ def walk(directory: str) -> list[Found]:
                 if entry.name not in SKIP_DIRS:
                     stack.append((entry.path, f"{rel}{entry.name}/"))
                 continue
+            if is_temp_name(entry.name):
+                continue  # a write of lockstep's own, never data
             try:
                 st = entry.stat()
             except OSError:

@@ -4,7 +4,7 @@ Layout (version 1; pinned by ``tests/store/test_layout.py``)::
 
     <root>/blobs/sha256/<first 2 hex>/<64 hex>     an object: exactly the bytes
                                                    whose sha256 is its name
-    <root>/blobs/sha256/<2 hex>/.<64 hex>.<rand>.tmp   a write in progress
+    <root>/blobs/sha256/<2 hex>/.<64 hex>.<rand>.lockstep-tmp   a write in progress
     <root>/blobs/sha256/<2 hex>/<64 hex>.incomplete    a download that resumes
 
 Objects are written under a temp name and renamed, never overwritten, and made
