@@ -19,7 +19,7 @@ from tests.conftest import cli, git
 
 pytestmark = pytest.mark.slow
 LOCKSTEP = [sys.executable, "-m", "lockstep"]
-DELAYS = [0.25, 0.35, 0.45, 0.6]
+DELAYS = [0.22, 0.3, 0.38, 0.46, 0.55, 0.7]
 
 
 def make_data(root: Path) -> None:
