@@ -30,6 +30,13 @@ def pushed(ws: Path, tmp_path: Path) -> tuple[Path, Path]:
     return ws, remote
 
 
+def model_paths(other: Path, remote: Path) -> tuple[str, Path, Path]:
+    """The model's digest, its object on the remote, and its partial download in ``other``."""
+    hexd = (other / "model.bin.lockstep").read_text().split("sha256:")[1].split()[0]
+    partial = other / ".lockstep/cache/blobs/sha256" / hexd[:2] / (hexd + ".incomplete")
+    return hexd, remote / "blobs/sha256" / hexd[:2] / hexd, partial
+
+
 def clone(ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     target = tmp_path / "clone"
     git(tmp_path, "clone", "-q", str(ws), str(target))
@@ -74,10 +81,7 @@ def test_fetch_resumes_a_partial_download(
     pushed: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ws, remote = pushed
-    other = clone(ws, tmp_path, monkeypatch)
-    hexd = (other / "model.bin.lockstep").read_text().split("sha256:")[1].split()[0]
-    source = remote / "blobs/sha256" / hexd[:2] / hexd
-    partial = other / ".lockstep/cache/blobs/sha256" / hexd[:2] / (hexd + ".incomplete")
+    hexd, source, partial = model_paths(clone(ws, tmp_path, monkeypatch), remote)
     partial.parent.mkdir(parents=True)
     partial.write_bytes(source.read_bytes()[:3000])
     assert cli("fetch", "model.bin").code == 0
@@ -91,8 +95,7 @@ def test_corrupt_remote_object_never_lands(
 ) -> None:
     ws, remote = pushed
     other = clone(ws, tmp_path, monkeypatch)
-    hexd = (other / "model.bin.lockstep").read_text().split("sha256:")[1].split()[0]
-    bad = remote / "blobs/sha256" / hexd[:2] / hexd
+    hexd, bad, _ = model_paths(other, remote)
     bad.chmod(0o644)
     bad.write_bytes(b"not the model")
     result = cli("pull")
@@ -145,11 +148,9 @@ def test_fetch_publishes_a_verified_download_left_by_an_interrupted_run(
     pushed: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ws, remote = pushed
-    other = clone(ws, tmp_path, monkeypatch)
-    hexd = (other / "model.bin.lockstep").read_text().split("sha256:")[1].split()[0]
-    partial = other / ".lockstep/cache/blobs/sha256" / hexd[:2] / (hexd + ".incomplete")
+    hexd, source, partial = model_paths(clone(ws, tmp_path, monkeypatch), remote)
     partial.parent.mkdir(parents=True)
-    partial.write_bytes((remote / "blobs/sha256" / hexd[:2] / hexd).read_bytes())
+    partial.write_bytes(source.read_bytes())
     partial.chmod(0o444)  # downloaded and verified, killed before the rename
     assert cli("fetch", "model.bin").code == 0
     obj = partial.with_name(hexd)
