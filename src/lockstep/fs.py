@@ -35,16 +35,6 @@ def temp_path_for(target: Path) -> Path:
     return target.with_name(f".{target.name}.{os.urandom(6).hex()}{TMP_SUFFIX}")
 
 
-def fsync_dir(directory: Path) -> None:
-    """Persist a rename or a new entry in ``directory``."""
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 @contextlib.contextmanager
 def atomic_writer(target: Path, mode: int = 0o644) -> Iterator[BinaryIO]:
     """Yield a binary file whose content replaces ``target`` only on success."""
@@ -161,11 +151,6 @@ def is_cross_device(exc: OSError) -> bool:
 def make_readonly(path: Path) -> None:
     mode = os.stat(path).st_mode & 0o777
     os.chmod(path, mode & ~0o222)
-
-
-def make_writable(path: Path) -> None:
-    mode = os.stat(path).st_mode & 0o777
-    os.chmod(path, mode | 0o200)
 
 
 class Staged:

@@ -170,3 +170,15 @@ def hash_scan(found: Scan, state: StateDB, progress: Progress | None = None) -> 
 def unchanged(found: Scan, digest: str, state: StateDB) -> bool:
     """True when a directory is known to still have the tree ``digest`` (no hashing)."""
     return found.kind == "dir" and state.tree_digest(found.target, found.fingerprint) == digest
+
+
+def against(
+    root: Path, target: str, digest: str, state: StateDB, progress: Progress | None = None
+) -> tuple[Scan | None, Snapshot | None]:
+    """What ``target`` holds now, to compare with ``digest``: ``(None, None)`` when it
+    is gone, ``(scan, None)`` when it is known to still be ``digest`` (nothing hashed),
+    else ``(scan, snapshot)``."""
+    found = scan(root, target)
+    if found is None or unchanged(found, digest, state):
+        return found, None
+    return found, hash_scan(found, state, progress)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from lockstep import fs
 from lockstep.errors import CorruptObjectError, MissingObjectsError, WorkspaceConflictError
-from lockstep.store.build import Snapshot, hash_scan, scan, unchanged
+from lockstep.store.build import Snapshot, against
 from lockstep.store.cas import place
 from lockstep.store.pointer import Pointer
 from lockstep.store.state import Stat, stat_key
@@ -61,10 +61,9 @@ def checkout(
 
 
 def _plan_pointer(ws: Workspace, pointer: Pointer, plan: CheckoutPlan) -> None:
-    found = scan(ws.root, pointer.target)
-    if found is not None and unchanged(found, pointer.digest, ws.state):
-        return
-    snap = hash_scan(found, ws.state) if found is not None else None
+    found, snap = against(ws.root, pointer.target, pointer.digest, ws.state)
+    if found is not None and snap is None:
+        return  # known to match the pointer
     if pointer.kind == "file":
         wanted = {"": TreeEntry("", pointer.digest, pointer.size)}
     else:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lockstep.store.build import Snapshot, hash_scan, scan, unchanged
+from lockstep.store.build import Snapshot, against
 from lockstep.store.pointer import Pointer
 from lockstep.store.tree import TreeEntry
 from lockstep.store.workspace import Workspace
@@ -64,10 +64,7 @@ def status(
 
 
 def path_status(ws: Workspace, pointer: Pointer, progress: Progress | None = None) -> PathStatus:
-    found = scan(ws.root, pointer.target)
-    snap = None
-    if found is not None and not unchanged(found, pointer.digest, ws.state):
-        snap = hash_scan(found, ws.state, progress)
+    found, snap = against(ws.root, pointer.target, pointer.digest, ws.state, progress)
     if found is None:
         state, diff = "missing", _Diff()
     elif snap is None or (snap.kind == pointer.kind and snap.digest == pointer.digest):

@@ -150,14 +150,12 @@ def _download(ws: Workspace, remote: Remote, digest: str) -> tuple[str, str, Sta
     os.makedirs(os.path.dirname(target), exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
         os.chmod(partial, 0o644)  # verified but never published by an interrupted run
-    for attempt in (1, 2):
+    for _ in range(2):
         actual = _append(remote, digest, partial)
         if actual == digest:
             os.chmod(partial, 0o444)
             return partial, target, stat_key(os.stat(partial))
-        os.unlink(partial)
-        if attempt == 2:
-            break
+        os.unlink(partial)  # a bad resume or a bad remote: once more from the start
     raise CorruptObjectError(digest, f"remote {remote.name}", actual)
 
 
