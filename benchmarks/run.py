@@ -7,9 +7,13 @@ Cases (issue 2, "Speed"):
   add-small  add of 20,000 small files (100 B..4 KiB, in 100 folders)
   status     no-op status right after that add
   push       push of those 20,000 files to a fresh local remote
+  log-metrics, create-runs, search-runs   run tracking beside MLflow (tracking_cases.py)
+  repro-noop  a no-op run of a 3-stage pipeline beside dvc repro (pipeline_cases.py)
 
 Each figure is the best wall-clock time of the whole CLI process over the
 repetitions. DVC is installed from PyPI into benchmarks/.venv-dvc on first use.
+The tracking cases time a loop inside one Python process per tool; MLflow is
+installed into benchmarks/.venv-mlflow on first use.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import pipeline_cases
 import report
+import tracking_cases
 from cases import (
     CASES,
     LARGE,
@@ -44,11 +50,14 @@ from tools import (
     PROJECT,
     Dvc,
     Lockstep,
+    Tool,
     ensure_dvc,
     keep_dvc_state_in,
     rmtree,
     use_bytecode_cache,
 )
+
+ALL_CASES = CASES + tracking_cases.TRACKING_CASES + pipeline_cases.PIPELINE_CASES
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -59,9 +68,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         action="append",
-        choices=CASES,
+        choices=ALL_CASES,
         metavar="NAME",
-        help=f"run only this case (repeatable): {', '.join(CASES)}",
+        help=f"run only this case (repeatable): {', '.join(ALL_CASES)}",
     )
     parser.add_argument("--json", metavar="FILE", help="write every sample and the machine facts")
     parser.add_argument("--markdown", metavar="FILE", help="write the results table as Markdown")
@@ -80,7 +89,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         small_count=2_000 if args.quick else 20_000,
         reps_small=args.reps or 3,
         reps_large=args.reps or 2,
-        only=frozenset(args.only or CASES),
+        only=frozenset(args.only or ALL_CASES),
     )
 
 
@@ -90,6 +99,22 @@ def temp_root(base: str) -> Path:
     if os.stat(tmp).st_dev != os.stat(PROJECT).st_dev:
         print(f"warning: {tmp} is not on the same file system as {PROJECT}", file=sys.stderr)
     return tmp
+
+
+def run_cases(
+    settings: Settings, tools: list[Tool], tmp: Path, samples: Samples, facts: dict[str, str]
+) -> None:
+    """Every selected case, in a fixed order."""
+    if LARGE in settings.only:
+        bench_large(settings, tools, tmp, samples)
+    if settings.only & {SMALL, STATUS, PUSH}:
+        bench_small(settings, tools, tmp, samples)
+    if settings.only & set(tracking_cases.TRACKING_CASES):
+        tracking_cases.bench_tracking(settings, tmp, samples)
+        facts["mlflow"] = tracking_cases.mlflow_version()
+    if pipeline_cases.NOOP in settings.only:
+        reps = max(5, settings.reps_small)
+        pipeline_cases.bench_pipeline(tools, tmp, samples, reps, sys.executable)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,11 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         facts = machine_facts(tools, tmp)
         print("machine: " + ", ".join(f"{k}={v}" for k, v in facts.items()), flush=True)
-        warm_up(tools, tmp)
-        if LARGE in settings.only:
-            bench_large(settings, tools, tmp, samples)
-        if settings.only & {SMALL, STATUS, PUSH}:
-            bench_small(settings, tools, tmp, samples)
+        if settings.only & set(CASES):
+            warm_up(tools, tmp)
+        run_cases(settings, tools, tmp, samples, facts)
         facts["load_at_end"] = load_average()
     finally:
         if args.keep:
@@ -120,16 +143,28 @@ def main(argv: list[str] | None = None) -> int:
     table = report.rows(samples, settings)
     refs = report.references(samples, settings)
     print()
-    print(report.text_table(table, refs))
+    if table or refs:
+        print(report.text_table(table, refs))
+    tracked = tracking_cases.rows(samples)
+    if tracked:
+        print("\n" + tracking_cases.text_table(samples))
+    if pipeline_cases.table(samples):
+        print("\n" + pipeline_cases.table(samples))
     print(
         f"\nload average (1/5/15 min): {facts['load_at_start']} at start, "
         f"{facts.get('load_at_end', '?')} at end"
     )
     if args.markdown:
-        Path(args.markdown).write_text(report.markdown_table(table, refs))
+        tracking_md = "\n" + tracking_cases.markdown_table(samples) if tracked else ""
+        pipeline_md = "\n" + pipeline_cases.table(samples, markdown=True)
+        Path(args.markdown).write_text(
+            report.markdown_table(table, refs) + tracking_md + pipeline_md
+        )
     if args.json:
         write_json(Path(args.json), args, settings, facts, samples, table, started)
-    missed = [r.label for r in table if r.verdict == "FAIL"]
+    missed = [r.label for r in table if r.verdict == "FAIL"] + [
+        row[0] for row in tracked if row[-1] == "FAIL"
+    ]
     return 1 if args.check and missed else 0
 
 

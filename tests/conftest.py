@@ -27,7 +27,8 @@ def _quiet_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GIT_COMMITTER_NAME", "Test")
     monkeypatch.setenv("GIT_COMMITTER_EMAIL", "test@example.com")
     monkeypatch.setenv("LOCKSTEP_NO_PROGRESS", "1")
-    monkeypatch.delenv("LOCKSTEP_DEBUG", raising=False)
+    for name in ("LOCKSTEP_DEBUG", "LOCKSTEP_TRACKING_URI", "LOCKSTEP_RUN_ID", "LOCKSTEP_STAGE"):
+        monkeypatch.delenv(name, raising=False)
 
 
 def git(cwd: Path, *args: str) -> str:

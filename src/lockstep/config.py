@@ -17,6 +17,13 @@ Layout of ``.lockstep/config.toml``::
     [remote.origin]
     url = "s3://bucket/prefix"   # or file:///path, oci://host[:port]/repository
     endpoint_url = "http://127.0.0.1:9000"
+
+    [tracking]
+    uri = "postgresql+psycopg://host/db"   # default: sqlite:///<root>/.lockstep/runs.db
+
+    [dask]
+    address = "tcp://127.0.0.1:8786"  # default: a LocalCluster on 127.0.0.1
+    shared_fs = "auto"                # auto | yes | no: do workers see this workspace?
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ SECRET_KEYS = frozenset(
 REMOTE_SCHEMES = ("file", "s3", "oci")
 LINK_MODES = ("auto", "reflink", "hardlink", "copy")
 LinkMode = Literal["auto", "reflink", "hardlink", "copy"]
+SHARED_FS_MODES = ("auto", "yes", "no")
 
 
 class _InvalidError(ValueError):
@@ -93,6 +101,12 @@ def _url(value: object, where: str) -> str:
 def _link(value: object, where: str) -> str:
     if value not in LINK_MODES:
         raise _InvalidError(where, f"must be one of {', '.join(LINK_MODES)}, not {value!r}")
+    return str(value)
+
+
+def _shared_fs(value: object, where: str) -> str:
+    if value not in SHARED_FS_MODES:
+        raise _InvalidError(where, f"must be one of {', '.join(SHARED_FS_MODES)}, not {value!r}")
     return str(value)
 
 
@@ -158,6 +172,30 @@ class CacheConfig:
     jobs: int = _setting(_jobs, 8)
 
 
+@dataclass(frozen=True)
+class TrackingConfig:
+    uri: str | None = _setting(_optional_text)
+
+    def __repr__(self) -> str:  # a database URL may hold a password
+        return "TrackingConfig(...)"
+
+
+@dataclass(frozen=True)
+class DaskConfig:
+    address: str | None = _setting(_optional_text)
+    shared_fs: str = _setting(_shared_fs, "auto")
+
+
+def _tracking(value: object, where: str) -> TrackingConfig:
+    result: TrackingConfig = _build(TrackingConfig, value, where)
+    return result
+
+
+def _dask(value: object, where: str) -> DaskConfig:
+    result: DaskConfig = _build(DaskConfig, value, where)
+    return result
+
+
 def _core(value: object, where: str) -> CoreConfig:
     result: CoreConfig = _build(CoreConfig, value, where)
     return result
@@ -173,6 +211,8 @@ class Config:
     core: CoreConfig = field(default_factory=CoreConfig, metadata={"check": _core})
     cache: CacheConfig = field(default_factory=CacheConfig, metadata={"check": _cache})
     remote: dict[str, RemoteConfig] = field(default_factory=dict, metadata={"check": _remotes})
+    tracking: TrackingConfig = field(default_factory=TrackingConfig, metadata={"check": _tracking})
+    dask: DaskConfig = field(default_factory=DaskConfig, metadata={"check": _dask})
 
 
 def _version(value: object, where: str) -> int:

@@ -172,3 +172,64 @@ class GitError(OperationError):
         super().__init__(f"git {command}: {problem}")
         self.command = command
         self.problem = problem
+
+
+# --- pipelines and tracking -----------------------------------------------------------
+
+
+class PipelineError(InputError):
+    """The pipeline as declared cannot be run (a cycle, two stages writing one output,
+    an unknown stage, a dependency nothing provides)."""
+
+
+class UnknownRunError(InputError):
+    def __init__(self, run_id: str, problem: str = "no run with this id") -> None:
+        super().__init__(f"run {run_id}: {problem}")
+        self.run_id = run_id
+
+
+class FilterError(InputError):
+    """A run filter or sort key cannot be parsed."""
+
+    def __init__(self, expression: str, problem: str) -> None:
+        super().__init__(f"filter {expression!r}: {problem}")
+        self.expression = expression
+        self.problem = problem
+
+
+class NoActiveRunError(InputError):
+    """``tracking.current()`` outside a stage started by ``lockstep run``."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "no active run: LOCKSTEP_RUN_ID is not set (tracking.current() works inside "
+            "a stage started by 'lockstep run'; use tracking.start_run() elsewhere)"
+        )
+
+
+class StageFailedError(OperationError):
+    """One or more stages exited with an error; the others finished or were stopped."""
+
+    def __init__(self, failures: dict[str, str]) -> None:
+        names = ", ".join(sorted(failures))
+        lines = failures[min(failures)].splitlines() or ["failed"]
+        super().__init__(f"stage(s) failed: {names}: {lines[0]}")
+        self.failures = failures
+
+
+class TrackingError(OperationError):
+    """The tracking database failed or refused a request."""
+
+    def __init__(self, uri: str, problem: str) -> None:
+        super().__init__(f"tracking database {uri}: {problem}")
+        self.uri = uri
+        self.problem = problem
+
+
+class DaskError(OperationError):
+    """The Dask cluster could not be reached, started or used."""
+
+    def __init__(self, address: str, problem: str) -> None:
+        super().__init__(f"dask cluster {address}: {problem}")
+        self.address = address
+        self.problem = problem

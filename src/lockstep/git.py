@@ -7,7 +7,7 @@ Git is driven through its command line. Failures become :class:`GitError`
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from lockstep.errors import GitError, InvalidRevisionError, NotAGitRepositoryError
@@ -90,14 +90,28 @@ def _parse_batch(out: bytes) -> Iterator[tuple[str, bytes]]:
 
 
 def all_blobs_with_suffix(root: Path, suffix: str) -> dict[str, str]:
-    """Every blob reachable from any ref whose path ends in ``suffix``: blob id to a path."""
+    """Every blob reachable from any ref whose path ends in ``suffix`` (a file named
+    just ``suffix`` does not count): blob id to a path."""
+    return _all_blobs(root, lambda path: path.endswith(suffix) and _name(path) != suffix)
+
+
+def all_blobs_named(root: Path, name: str) -> dict[str, str]:
+    """Every blob reachable from any ref whose file name is ``name``: blob id to a path."""
+    return _all_blobs(root, lambda path: _name(path) == name)
+
+
+def _name(path: str) -> str:
+    return path.rpartition("/")[2]
+
+
+def _all_blobs(root: Path, wanted: Callable[[str], bool]) -> dict[str, str]:
     if not has_commits(root):
         return {}
     out = _run(root, "rev-list", "--objects", "--all")
     found: dict[str, str] = {}
     for line in out.decode("utf-8", "surrogateescape").splitlines():
         oid, _, path = line.partition(" ")
-        if path.endswith(suffix) and path.rpartition("/")[2] != suffix:
+        if path and wanted(path):
             found.setdefault(oid, path)
     if not found:
         return {}
@@ -120,3 +134,35 @@ def tracked(root: Path, paths: Iterable[str]) -> list[str]:
         return []
     out = _run(root, "ls-files", "-z", "--cached", "--", *wanted)
     return sorted({n.decode("utf-8", "surrogateescape") for n in out.split(b"\0") if n})
+
+
+def head(root: Path) -> str | None:
+    """The commit HEAD points to, or None before the first commit."""
+    try:
+        return _run(root, "rev-parse", "--verify", "--quiet", "HEAD").decode().strip()
+    except GitError:
+        return None
+
+
+def is_dirty(root: Path) -> bool:
+    """True when tracked files differ from HEAD (untracked files do not count)."""
+    return bool(_run(root, "status", "--porcelain", "--untracked-files=no").strip())
+
+
+def identity(root: Path) -> str | None:
+    """``Name <email>`` from Git's configuration, or None when unset."""
+    try:
+        name = _run(root, "config", "user.name").decode().strip()
+        email = _run(root, "config", "user.email").decode().strip()
+    except GitError:
+        return None
+    return f"{name} <{email}>"
+
+
+def read_file_at(root: Path, rev: str, path: str) -> bytes | None:
+    """The content of ``path`` at ``rev``, or None when it does not exist there."""
+    commit = resolve(root, rev)
+    try:
+        return _run(root, "show", f"{commit}:{path}")
+    except GitError:
+        return None

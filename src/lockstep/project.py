@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +28,10 @@ from lockstep.types import Progress
 
 # Each command imports only the store modules it runs, so the CLI starts fast.
 if TYPE_CHECKING:
+    from lockstep.pipeline.dag import Pipeline
+    from lockstep.pipeline.executors import Executor, OutputSink
+    from lockstep.pipeline.lockfile import LockFile
+    from lockstep.pipeline.run import Listener, RunOptions, RunReport
     from lockstep.store.checkout import CheckoutResult
     from lockstep.store.diff import Change
     from lockstep.store.gc import GCResult
@@ -54,9 +58,16 @@ class PullResult:
 
 
 class Project:
-    def __init__(self, root: Path, config: cfg.Config, cwd: Path | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        config: cfg.Config,
+        cwd: Path | None = None,
+        project_file: cfg.ProjectFile | None = None,
+    ) -> None:
         self.root = root
         self.config = config
+        self.project_file = project_file or cfg.ProjectFile()
         self.cwd = cwd or Path.cwd()
         self.ws = Workspace.at(
             root, root / cfg.DIR / "cache", link=config.cache.link, jobs=config.cache.jobs
@@ -86,8 +97,8 @@ class Project:
         root = git.find_root(start)
         if not (root / cfg.PROJECT_FILE).exists():
             raise NotInitializedError(str(root))
-        cfg.load_project_file(root)
-        return cls(root, cfg.load_config(root), cwd=start)
+        project_file = cfg.load_project_file(root)
+        return cls(root, cfg.load_config(root), cwd=start, project_file=project_file)
 
     def close(self) -> None:
         self.ws.close()
@@ -98,6 +109,7 @@ class Project:
         """Pointers in the workspace, or those for ``paths`` (data paths, pointer
         files, or folders holding pointers)."""
         found = [self._read_pointer(loc) for loc in git.list_files(self.root, f"*{SUFFIX}")]
+        found += self.lock().outs()
         if not paths:
             return found
         chosen: dict[str, Pointer] = {}
@@ -106,7 +118,7 @@ class Project:
             hits = [p for p in found if _covers(target, p.target) or _covers(p.target, target)]
             if not hits:
                 raise PathError(path, "is not tracked by lockstep (no pointer file)")
-            chosen.update((p.location, p) for p in hits)
+            chosen.update((p.target, p) for p in hits)
         return list(chosen.values())
 
     def _read_pointer(self, location: str) -> Pointer:
@@ -119,7 +131,8 @@ class Project:
     def pointers_at(self, rev: str) -> list[Pointer]:
         blobs = git.files_at(self.root, rev, SUFFIX)
         data = git.read_blobs(self.root, blobs.values())
-        return [pointers_mod.loads(data[oid], loc, f"{rev}:{loc}") for loc, oid in blobs.items()]
+        found = [pointers_mod.loads(data[oid], loc, f"{rev}:{loc}") for loc, oid in blobs.items()]
+        return found + self.lock_at(rev).outs()
 
     # --- data ----------------------------------------------------------------------
 
@@ -281,9 +294,138 @@ class Project:
                 pointers_mod.loads(data[oid], path, f"{path} (blob {oid[:12]})")
                 for oid, path in blobs.items()
             ]
+            keep += self._outs_in_history()
         from lockstep.store.gc import gc
 
         return gc(self.ws, keep, dry_run=dry_run)
+
+    def _outs_in_history(self) -> list[Pointer]:
+        from lockstep.pipeline import lockfile
+
+        blobs = git.all_blobs_named(self.root, lockfile.FILE)
+        data = git.read_blobs(self.root, blobs)
+        outs: list[Pointer] = []
+        for oid, path in blobs.items():
+            if "/" not in path:  # only the workspace's own lock file
+                outs += lockfile.loads(data[oid], f"{path} (blob {oid[:12]})").outs()
+        return outs
+
+    # --- pipeline --------------------------------------------------------------------
+
+    def pipeline(self) -> Pipeline:
+        """The stages of lockstep.yaml as a checked graph."""
+        from lockstep.pipeline.dag import Pipeline
+        from lockstep.pipeline.spec import parse_stages
+
+        return Pipeline.build(parse_stages(self.project_file.stages))
+
+    def lock(self) -> LockFile:
+        from lockstep.pipeline import lockfile
+
+        return lockfile.read(self.root)
+
+    def lock_at(self, rev: str) -> LockFile:
+        from lockstep.pipeline import lockfile
+
+        data = git.read_file_at(self.root, rev, lockfile.FILE)
+        return lockfile.loads(data, f"{rev}:{lockfile.FILE}") if data else lockfile.LockFile({})
+
+    def lock_or_empty(self, rev: str | None) -> LockFile:
+        """The lock file at ``rev`` (default HEAD; empty before the first commit)."""
+        from lockstep.pipeline import lockfile
+
+        if rev is None and not git.has_commits(self.root):
+            return lockfile.LockFile({})
+        return self.lock_at(rev or "HEAD")
+
+    def current_params(self) -> dict[str, dict[str, object]]:
+        """Each stage's declared params with the values params.yaml holds now."""
+        from lockstep.pipeline import params
+
+        values = params.load(self.root)
+        stages = self.pipeline().stages
+        return {
+            name: params.select(values, stage.params, name)
+            for name, stage in stages.items()
+            if stage.params
+        }
+
+    def tracking_uri(self) -> str:
+        from lockstep.tracking.uri import resolve_uri
+
+        return resolve_uri(self.root, self.config.tracking.uri)
+
+    def run(
+        self,
+        targets: Sequence[str] = (),
+        options: RunOptions | None = None,
+        *,
+        executor: str = "local",
+        dask_address: str | None = None,
+        listener: Listener | None = None,
+        sink: OutputSink | None = None,
+    ) -> RunReport:
+        """Bring the pipeline's outputs up to date (see lockstep.pipeline.run)."""
+        from lockstep.pipeline.run import Runner, RunOptions
+        from lockstep.recording import TrackingRecorder
+
+        options = options or RunOptions()
+        pipeline = self.pipeline()
+        self._check_outs_untracked(pipeline)
+        runner_executor = self._executor(executor, options.jobs or 1, dask_address, sink)
+        if not options.jobs:  # default: one stage at a time here, every worker thread on Dask
+            jobs = getattr(runner_executor, "capacity", 1) if executor == "dask" else 1
+            options = replace(options, jobs=jobs)
+        recorder = (
+            None if options.dry else TrackingRecorder(self.root, self.tracking_uri(), list(targets))
+        )
+        try:
+            runner = Runner(
+                self.ws,
+                pipeline,
+                runner_executor,
+                recorder=recorder,
+                listener=listener,
+                options=options,
+            )
+            return runner.run(targets)
+        finally:
+            runner_executor.close()
+
+    def _executor(
+        self, kind: str, jobs: int, address: str | None, sink: OutputSink | None
+    ) -> Executor:
+        if kind == "local":
+            from lockstep.pipeline.executors.local import LocalExecutor
+
+            return LocalExecutor(jobs, sink)
+        if kind == "dask":
+            from lockstep.pipeline.executors.dask import DaskExecutor
+
+            return DaskExecutor.connect(
+                self.ws,
+                address or self.config.dask.address,
+                shared_fs=self.config.dask.shared_fs,
+                remote=self._dask_remote,
+                jobs=jobs,
+            )
+        raise InputError(f"--executor must be local or dask, not {kind!r}")
+
+    def _dask_remote(self) -> Remote:
+        return self.remote(None)
+
+    def _check_outs_untracked(self, pipeline: Pipeline) -> None:
+        pointers = [self._read_pointer(loc) for loc in git.list_files(self.root, f"*{SUFFIX}")]
+        for name, stage in pipeline.stages.items():
+            for out in stage.all_outs:
+                for p in pointers:
+                    if _covers(p.target, out) or _covers(out, p.target):
+                        raise PathError(
+                            out,
+                            f"is an output of stage {name} but is also tracked by {p.location};"
+                            " remove the pointer file (a stage's outputs are tracked in "
+                            "lockstep.lock)",
+                        )
 
 
 def _covers(outer: str, inner: str) -> bool:

@@ -73,8 +73,11 @@ def test_debug_shows_traceback(repo: Path) -> None:
 def test_demo_runs_the_loop(tmp_path: Path) -> None:
     result = cli("demo", str(tmp_path / "demo"))
     assert result.code == 0, result.err
-    assert result.out.count("  ok  ") == 8
+    assert result.out.count("  ok  ") == 14
     assert "status clean: True" in result.out
+    assert "prepare up-to-date, train up-to-date, evaluate up-to-date" in result.out
+    assert "train restored, evaluate restored" in result.out
+    assert "7 stage runs (2 restored)" in result.out
     assert (tmp_path / "demo" / "project" / "data" / "raw.lockstep").exists()
     again = cli("demo", str(tmp_path / "demo"))
     assert again.code == 2

@@ -86,10 +86,13 @@ def root(
 
 
 def _register() -> None:
-    from lockstep.cli import data, demo, remote
+    from lockstep.cli import data, demo, metrics, pipeline, remote, runs
 
     data.register(app)
     remote.register(app)
+    pipeline.register(app)
+    metrics.register(app)
+    runs.register(app)
     demo.register(app)
 
 

@@ -29,9 +29,11 @@ def demo(
         raise typer.BadParameter(f"{repo} exists already; pick an empty folder")
     echo(f"lockstep demo in {base}")
     from lockstep.cli.demo_loop import Steps, run_loop
+    from lockstep.cli.demo_pipeline import run_steps
 
     steps = Steps()
     run_loop(steps, repo, remote, clone)
+    run_steps(steps, repo)
     echo(f"Done in {steps.total():.1f} s. Look around:")
     echo(f"  cd {repo} && git log --oneline && lockstep status && lockstep diff HEAD~1 HEAD")
 

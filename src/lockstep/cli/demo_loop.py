@@ -18,7 +18,7 @@ from lockstep.project import Project
 ENV_GIT = ("-c", "user.name=lockstep demo", "-c", "user.email=demo@lockstep.invalid")
 
 
-def _git(cwd: Path, *args: str) -> str:
+def git(cwd: Path, *args: str) -> str:
     done = subprocess.run(
         ["git", *ENV_GIT, *args], cwd=cwd, capture_output=True, text=True, check=True
     )
@@ -65,21 +65,21 @@ def run_loop(steps: Steps, repo: Path, remote: Path, clone: Path) -> None:
     state: dict[str, Project] = {}
 
     def init() -> str:
-        _git(repo, "init", "-q", "-b", "main")
+        git(repo, "init", "-q", "-b", "main")
         state["p"], _ = Project.init(repo)
         return "git init + lockstep init"
 
     def add_v1() -> str:
         _write_dataset(repo / "data" / "raw", 2000, seed=1)
         [pointer] = state["p"].add([str(repo / "data" / "raw")])
-        _git(repo, "add", "-A")
-        _git(repo, "commit", "-q", "-m", "Track raw data v1")
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", "Track raw data v1")
         return f"data/raw: {pointer.files} files, sha256:{pointer.digest[:12]}"
 
     def push_v1() -> str:
         state["p"].remote_add("origin", remote.as_uri(), default=True, options={})
-        _git(repo, "add", "-A")
-        _git(repo, "commit", "-q", "-m", "Add the origin remote")
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", "Add the origin remote")
         result = state["p"].push(None)
         return f"{len(result.transferred)} objects to {remote.as_uri()}"
 
@@ -87,8 +87,8 @@ def run_loop(steps: Steps, repo: Path, remote: Path, clone: Path) -> None:
         raw = repo / "data" / "raw"
         _write_dataset(raw, 2500, seed=2)
         [pointer] = state["p"].add([str(raw)])
-        _git(repo, "add", "-A")
-        _git(repo, "commit", "-q", "-m", "Refresh raw data (v2)")
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", "Refresh raw data (v2)")
         state["p"].push(None)
         return f"sha256:{pointer.digest[:12]}"
 
@@ -98,10 +98,10 @@ def run_loop(steps: Steps, repo: Path, remote: Path, clone: Path) -> None:
 
     def rollback() -> str:
         project = state["p"]
-        _git(repo, "checkout", "-q", "HEAD~2", "--", "data/raw.lockstep")
+        git(repo, "checkout", "-q", "HEAD~2", "--", "data/raw.lockstep")
         result = project.checkout()
         at_v1 = all(s.clean for s in project.status())
-        _git(repo, "checkout", "-q", "HEAD", "--", "data/raw.lockstep")
+        git(repo, "checkout", "-q", "HEAD", "--", "data/raw.lockstep")
         project.checkout()
         at_v2 = all(s.clean for s in project.status())
         if not (at_v1 and at_v2):
@@ -109,7 +109,7 @@ def run_loop(steps: Steps, repo: Path, remote: Path, clone: Path) -> None:
         return f"{len(result.written)} files back to v1 and forward to v2, verified"
 
     def pull() -> str:
-        _git(repo.parent, "clone", "-q", str(repo), str(clone))
+        git(repo.parent, "clone", "-q", str(repo), str(clone))
         other = Project.open(clone)
         result = other.pull(None)
         clean = all(s.clean for s in other.status())

@@ -14,6 +14,7 @@ TABLE: list[tuple[type[e.LockstepError], int, str | None]] = [
     (e.UnknownRemoteError, 2, "add one with 'lockstep remote add NAME URL'"),
     (e.InvalidRevisionError, 2, None),
     (e.FileFormatError, 2, None),
+    (e.UnknownRunError, 2, "list the runs with 'lockstep runs list'"),
     (e.InputError, 2, None),
     (
         e.CorruptObjectError,
@@ -27,6 +28,11 @@ TABLE: list[tuple[type[e.LockstepError], int, str | None]] = [
         "save the changes with 'lockstep add', or pass --force to discard them",
     ),
     (e.CheckFailedError, 1, None),
+    (
+        e.TrackingError,
+        1,
+        "check LOCKSTEP_TRACKING_URI or [tracking] uri in .lockstep/config.toml",
+    ),
     (e.LockstepError, 1, None),
 ]
 

@@ -24,12 +24,18 @@ def add(ws: Workspace, targets: Sequence[str], progress: Progress | None = None)
     return pointers
 
 
-def _commit(ws: Workspace, snap: Snapshot, progress: Progress) -> Pointer:
+def cache_snapshot(ws: Workspace, snap: Snapshot, progress: Progress | None = None) -> None:
+    """Put every file of ``snap`` (and its tree object) into the cache."""
+    progress = progress or NullProgress()
     progress.start(f"Caching {snap.target}", len(snap.files))
     ws.store.adopt(((f.abspath, f.digest, f.stat) for f in snap.files), ws.link, progress)
     progress.finish()
     if snap.kind == "dir":
         ws.store.put_bytes(snap.tree.data)
+
+
+def _commit(ws: Workspace, snap: Snapshot, progress: Progress) -> Pointer:
+    cache_snapshot(ws, snap, progress)
     location = location_for(snap.target)
     pointer = Pointer(
         location=location,

@@ -167,6 +167,19 @@ def hash_scan(found: Scan, state: StateDB, progress: Progress | None = None) -> 
     return snap
 
 
+def current_digest(root: Path, target: str, state: StateDB) -> str | None:
+    """The digest ``target`` has now (a tree digest for a folder), hashing only what
+    changed; None when it does not exist."""
+    found = scan(root, target)
+    if found is None:
+        return None
+    if found.kind == "dir":
+        known = state.tree_digest(target, found.fingerprint)
+        if known is not None:
+            return known
+    return hash_scan(found, state).digest
+
+
 def unchanged(found: Scan, digest: str, state: StateDB) -> bool:
     """True when a directory is known to still have the tree ``digest`` (no hashing)."""
     return found.kind == "dir" and state.tree_digest(found.target, found.fingerprint) == digest

@@ -14,6 +14,12 @@ __all__ = ["Remote", "open_remote"]
 
 def open_remote(name: str, config: RemoteConfig) -> Remote:
     """The remote for ``config.url``; backends import their libraries only when used."""
+    remote = _open(name, config)
+    remote.config = config
+    return remote
+
+
+def _open(name: str, config: RemoteConfig) -> Remote:
     scheme = config.url.split("://", 1)[0]
     if scheme == "file":
         from lockstep.store.remotes.local import LocalRemote

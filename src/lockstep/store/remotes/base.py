@@ -5,8 +5,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lockstep.errors import LockstepError
+
+if TYPE_CHECKING:
+    from lockstep.config import RemoteConfig
 
 CHUNK = 1 << 20
 
@@ -23,6 +27,10 @@ class Remote(ABC):
     #: parallel transfers when neither --jobs nor the remote's config says;
     #: None: the cache's ``jobs`` setting (suits network remotes)
     default_jobs: int | None = None
+
+    #: the settings it was opened with (set by ``open_remote``), so that another
+    #: process, such as a Dask worker, can open the same remote
+    config: RemoteConfig | None = None
 
     def __init__(self, name: str, url: str) -> None:
         self.name = name

@@ -1,0 +1,1 @@
+"""Pipelines: stages declared in lockstep.yaml, run only when their inputs change."""
