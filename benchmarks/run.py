@@ -155,11 +155,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{facts.get('load_at_end', '?')} at end"
     )
     if args.markdown:
-        tracking_md = "\n" + tracking_cases.markdown_table(samples) if tracked else ""
-        pipeline_md = "\n" + pipeline_cases.table(samples, markdown=True)
-        Path(args.markdown).write_text(
-            report.markdown_table(table, refs) + tracking_md + pipeline_md
+        parts = [report.markdown_table(table, refs)] if table or refs else []
+        parts += [tracking_cases.markdown_table(samples)] if tracked else []
+        parts += (
+            [pipeline_cases.table(samples, markdown=True)] if pipeline_cases.table(samples) else []
         )
+        Path(args.markdown).write_text("\n".join(parts))
     if args.json:
         write_json(Path(args.json), args, settings, facts, samples, table, started)
     missed = [r.label for r in table if r.verdict == "FAIL"] + [

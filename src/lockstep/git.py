@@ -150,13 +150,14 @@ def is_dirty(root: Path) -> bool:
 
 
 def identity(root: Path) -> str | None:
-    """``Name <email>`` from Git's configuration, or None when unset."""
+    """``Name <email>`` as Git would author a commit now (GIT_AUTHOR_* variables,
+    then the configuration), or None when Git has no identity."""
     try:
-        name = _run(root, "config", "user.name").decode().strip()
-        email = _run(root, "config", "user.email").decode().strip()
+        ident = _run(root, "var", "GIT_AUTHOR_IDENT").decode().strip()
     except GitError:
         return None
-    return f"{name} <{email}>"
+    name_email, _, _ = ident.rpartition(">")
+    return name_email + ">" if name_email else None
 
 
 def read_file_at(root: Path, rev: str, path: str) -> bytes | None:

@@ -29,6 +29,7 @@ class TrackingRecorder:
         self._parent: str | None = None
         self._git: tuple[str | None, bool | None] = (None, None)
         self._user = ""
+        self._name = " ".join(targets) or "pipeline"
 
     def _open(self) -> TrackingStore:
         if self._store is None:
@@ -40,7 +41,7 @@ class TrackingRecorder:
             self._user = _user(self.root)
             self._parent = self._store.create_run(
                 kind="pipeline",
-                name=" ".join(self.targets) or "pipeline",
+                name=self._name,
                 git_commit=self._git[0],
                 dirty=self._git[1],
                 user=self._user,
@@ -83,13 +84,38 @@ class TrackingRecorder:
             store.set_tags(run_id, {"restored_from": restored_from})
         store.finish_run(run_id, status, outs=dict(outs), metrics=dict(metrics), error=error)
 
-    def close(self, status: str) -> None:
+    def close(self, status: str, actions: Mapping[str, str]) -> None:
+        """Finish the pipeline's run. A pipeline that ran or restored nothing still
+        gets its run, written without loading the database engine when possible."""
+        tags = {"stages": " ".join(f"{name}={action}" for name, action in actions.items())}
         if self._store is None:
-            return
+            if status == "error":
+                return  # stopped by bad input before any stage: nothing happened
+            if self._record_quickly(status, tags):
+                return
+        store = self._open()
         if self._parent is not None:
-            self._store.finish_run(self._parent, status)
-        self._store.close()
+            store.set_tags(self._parent, tags)
+            store.finish_run(self._parent, "stopped" if status == "error" else status)
+        store.close()
         self._store = None
+
+    def _record_quickly(self, status: str, tags: Mapping[str, str]) -> bool:
+        from lockstep.tracking.quick import record_finished
+
+        if status != "finished":
+            return False
+        commit, dirty = _git_state(self.root)
+        run_id = record_finished(
+            self.uri,
+            kind="pipeline",
+            name=self._name,
+            git_commit=commit,
+            dirty=dirty,
+            user=_user(self.root),
+            tags=tags,
+        )
+        return run_id is not None
 
 
 def _user(root: Path) -> str:

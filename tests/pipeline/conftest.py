@@ -8,6 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.pg import pg_cluster, pg_uri
+
+__all__ = ["pg_cluster", "pg_uri"]  # fixtures for the tests below
+
 PREPARE = """\
 import os, sys, yaml
 p = yaml.safe_load(open("params.yaml"))

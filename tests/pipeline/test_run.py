@@ -243,3 +243,41 @@ def test_a_failed_stage_is_recorded_with_its_stderr_tail(pipe: Path) -> None:
     assert failed[0].status == "failed"
     assert "no such column: x" in failed[0].error
     assert "ZeroDivisionError" in failed[0].error
+
+
+def pipeline_runs(root: Path) -> list[object]:
+    from lockstep.tracking import search_runs
+
+    uri = f"sqlite:///{root}/.lockstep/runs.db"
+    return list(reversed(search_runs(filter="kind = pipeline", uri=uri)))
+
+
+def test_a_no_op_run_is_recorded_without_the_database_engine(pipe: Path) -> None:
+    import subprocess
+    import sys
+
+    run_json()
+    script = (
+        "import sys\n"
+        "from lockstep.cli.app import run\n"
+        "code = run(['run'])\n"
+        "assert 'sqlalchemy' not in sys.modules, 'the no-op run loaded SQLAlchemy'\n"
+        "sys.exit(code)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    runs = pipeline_runs(pipe)
+    assert len(runs) == 2
+    noop = runs[-1]
+    assert noop.status == "finished" and noop.name == "pipeline"
+    assert noop.tags["stages"] == "prepare=up-to-date train=up-to-date evaluate=up-to-date"
+    assert noop.git_commit is None and noop.user == "Test <test@example.com>"
+    assert runs[0].tags["stages"] == "prepare=ran train=ran evaluate=ran"
+
+
+def test_bad_input_records_nothing(ws: Path) -> None:
+    write_pipeline(ws, {"s": {"cmd": "true", "deps": ["nope"], "outs": ["o"]}})
+    assert cli("run").code == 2
+    assert not (ws / ".lockstep" / "runs.db").exists()

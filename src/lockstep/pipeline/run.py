@@ -111,7 +111,9 @@ class Recorder(Protocol):
         restored_from: str | None = None,
     ) -> None: ...
 
-    def close(self, status: str) -> None: ...
+    def close(self, status: str, actions: Mapping[str, str]) -> None:
+        """The pipeline is over: ``status`` is finished, failed, stopped, or error
+        (an exception ended it); ``actions`` maps each stage to what happened."""
 
 
 class Listener(Protocol):
@@ -140,7 +142,7 @@ class NullRecorder:
     ) -> None:
         return None
 
-    def close(self, status: str) -> None:
+    def close(self, status: str, actions: Mapping[str, str]) -> None:
         return None
 
 
@@ -200,6 +202,7 @@ class Runner:
         order = self.pipeline.select(targets)
         self._check_sources(order)
         pending = list(order)
+        status = "error"
         try:
             while pending or self.running:
                 pending = self._schedule(pending)
@@ -208,11 +211,14 @@ class Runner:
                 elif pending:
                     self._give_up(pending)
                     pending = []
-        except BaseException:
+            status = self._status()
+        except BaseException as exc:
             self._interrupt()
+            status = "stopped" if isinstance(exc, KeyboardInterrupt) else "failed"
             raise
         finally:
-            self.recorder.close(self._status())
+            actions = {name: r.action for name, r in self.results.items()}
+            self.recorder.close(status if self.results else "error", actions)
         return RunReport(tuple(self.results[name] for name in order if name in self.results))
 
     # --- scheduling ---------------------------------------------------------------

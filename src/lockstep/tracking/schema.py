@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-HEAD_REVISION = "0001"
+from lockstep.tracking.revision import HEAD_REVISION
+
+__all__ = ["HEAD_REVISION", "environments", "latest_metrics", "metadata", "params", "runs", "tags"]
 
 metadata = sa.MetaData()
 _RunId = sa.String(32)
