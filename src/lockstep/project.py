@@ -415,17 +415,27 @@ class Project:
         return self.remote(None)
 
     def _check_outs_untracked(self, pipeline: Pipeline) -> None:
+        """No output may be tracked by a pointer file or by Git: the stage removes its
+        outputs before it runs."""
         pointers = [self._read_pointer(loc) for loc in git.list_files(self.root, f"*{SUFFIX}")]
-        for name, stage in pipeline.stages.items():
-            for out in stage.all_outs:
-                for p in pointers:
-                    if _covers(p.target, out) or _covers(out, p.target):
-                        raise PathError(
-                            out,
-                            f"is an output of stage {name} but is also tracked by {p.location};"
-                            " remove the pointer file (a stage's outputs are tracked in "
-                            "lockstep.lock)",
-                        )
+        owner = {out: name for name, stage in pipeline.stages.items() for out in stage.all_outs}
+        for out, name in owner.items():
+            for p in pointers:
+                if _covers(p.target, out) or _covers(out, p.target):
+                    raise PathError(
+                        out,
+                        f"is an output of stage {name} but is also tracked by {p.location};"
+                        " remove the pointer file (a stage's outputs are tracked in "
+                        "lockstep.lock)",
+                    )
+        in_git = git.tracked(self.root, list(owner))
+        if in_git:
+            out = next(o for o in owner if any(_covers(o, f) for f in in_git))
+            raise PathError(
+                out,
+                f"is an output of stage {owner[out]} but Git tracks {in_git[0]}; outputs are "
+                "removed before their stage runs ('git rm -r --cached' it first)",
+            )
 
 
 def _covers(outer: str, inner: str) -> bool:

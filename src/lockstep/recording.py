@@ -1,7 +1,9 @@
 """Pipeline runs into the tracking database: the recorder ``lockstep run`` uses.
 
-The database is opened only when the first stage starts or is restored, so a
-pipeline that is already up to date costs no database work.
+The database is opened when the first stage starts or is restored. A pipeline
+that is already up to date still gets its run, written through the standard
+library's sqlite3 when the default database allows it (see tracking.quick), so
+a no-op ``lockstep run`` never loads the database engine.
 """
 
 from __future__ import annotations

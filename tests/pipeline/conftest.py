@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.conftest import lockstep_bin
 from tests.pg import pg_cluster, pg_uri
 
 __all__ = ["pg_cluster", "pg_uri"]  # fixtures for the tests below
@@ -75,12 +80,34 @@ def executions(root: Path) -> list[str]:
 @pytest.fixture
 def pipe(ws: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A workspace with the three-stage pipeline, its scripts and params.yaml."""
-    import sys
-
-    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}:{__import__('os').environ['PATH']}")
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}:{os.environ['PATH']}")
     for name, text in (("prepare", PREPARE), ("train", TRAIN), ("evaluate", EVALUATE)):
         (ws / f"{name}.py").write_text(textwrap.dedent(text))
     write_pipeline(ws)
     write_params(ws)
     (ws / ".gitignore").write_text("/executions.log\n")
     return ws
+
+
+def run_with_slow_train(root: Path, train_cmd: str) -> subprocess.Popen[str]:
+    """Start ``lockstep run`` in its own session with train's command replaced;
+    return once prepare has finished and train has started."""
+    stages = yaml.safe_load((root / "lockstep.yaml").read_text())["stages"]
+    stages["train"]["cmd"] = train_cmd
+    write_pipeline(root, stages)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    proc = subprocess.Popen(
+        [lockstep_bin(), "run"],
+        cwd=root,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 20
+    while "prepare" not in executions(root) or not (root / "lockstep.lock").exists():
+        assert time.monotonic() < deadline, "prepare never finished"
+        time.sleep(0.05)
+    time.sleep(0.5)
+    return proc

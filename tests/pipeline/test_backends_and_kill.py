@@ -6,16 +6,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import cli, lockstep_bin
-from tests.pipeline.conftest import executions, write_pipeline
+from tests.conftest import cli
+from tests.pipeline.conftest import run_with_slow_train, write_pipeline
 
 
 @pytest.mark.services
@@ -41,27 +38,12 @@ def test_runs_are_recorded_in_postgresql(
 
 
 def test_a_killed_run_leaves_a_usable_workspace(pipe: Path) -> None:
-    stages = yaml.safe_load((pipe / "lockstep.yaml").read_text())["stages"]
-    stages["train"]["cmd"] = 'python -c "import time; time.sleep(30)" && python train.py'
-    write_pipeline(pipe, stages)
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    proc = subprocess.Popen(
-        [lockstep_bin(), "run"],
-        cwd=pipe,
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 20
-    while "prepare" not in executions(pipe) or not (pipe / "lockstep.lock").exists():
-        assert time.monotonic() < deadline, "prepare never finished"
-        time.sleep(0.05)
-    time.sleep(0.3)
+    proc = run_with_slow_train(pipe, 'python -c "import time; time.sleep(30)" && python train.py')
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     lock = yaml.safe_load((pipe / "lockstep.lock").read_text())
     assert list(lock["stages"]) == ["prepare"]  # train never finished: no entry
+    stages = yaml.safe_load((pipe / "lockstep.yaml").read_text())["stages"]
     stages["train"]["cmd"] = "python train.py"
     write_pipeline(pipe, stages)
     result = cli("run", "--json")

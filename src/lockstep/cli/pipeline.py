@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
 import threading
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import typer
@@ -42,7 +45,7 @@ class _Printer:
         if self.quiet:
             return
         took = f" in {result.seconds:.1f} s" if result.action in ("ran", "failed") else ""
-        why = f" ({result.reason})" if result.action not in ("ran",) else ""
+        why = f" ({result.reason})" if result.action not in ("ran", "failed") else ""
         echo(f"{result.name}: {_VERBS.get(result.action, result.action)}{took}{why}")
         if result.action == "failed" and result.error:
             for line in result.error.splitlines()[-10:]:
@@ -100,20 +103,40 @@ def run(
     project = open_project()
     printer = _Printer(json_output, jobs or 1)
     options = RunOptions(force=force, dry=dry, keep_going=keep_going, jobs=jobs or 0)
-    report = project.run(
-        stages or [],
-        options,
-        executor=executor,
-        dask_address=dask_address,
-        listener=printer,
-        sink=printer.output,
-    )
+    with _stop_on_signals():
+        report = project.run(
+            stages or [],
+            options,
+            executor=executor,
+            dask_address=dask_address,
+            listener=printer,
+            sink=printer.output,
+        )
     if json_output:
         emit_json({"ok": report.ok, "stages": [r.to_dict() for r in report.results]})
     elif not report.results:
         echo("No stages in lockstep.yaml. Add some under 'stages:'.")
     if not report.ok:
         raise StageFailedError(report.failures)
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """SIGTERM and SIGHUP stop the run as Ctrl-C does: running stages are ended
+    and recorded as stopped."""
+
+    def interrupt(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
 
 
 def dag(

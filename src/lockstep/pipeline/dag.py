@@ -110,6 +110,11 @@ def _writers(stages: Mapping[str, Stage]) -> list[tuple[str, str]]:
     for name, stage in stages.items():
         for out in stage.all_outs:
             for other_out, other in seen:
+                if overlaps(out, other_out) and other == name:
+                    raise PipelineError(
+                        f"lockstep.yaml: stage {name} lists overlapping outputs "
+                        f"{other_out!r} and {out!r}"
+                    )
                 if overlaps(out, other_out):
                     what = repr(out) if out == other_out else f"{other_out!r} and {out!r}"
                     raise PipelineError(

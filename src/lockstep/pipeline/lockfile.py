@@ -19,14 +19,13 @@ Layout (YAML, format ``lockstep/lock@1``), stages sorted by name::
 Each stage's outputs are stored in the cache like added data; ``push``,
 ``pull``, ``checkout`` and ``gc`` treat them as pointers whose location is
 ``lockstep.lock``. Updates hold an exclusive ``flock`` only for the
-read-modify-write of this file, so independent stages never wait on each other.
+read-modify-write of this file, so independent stages never wait on each other
+(see ``locks.py``).
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,12 +34,12 @@ import yaml
 
 from lockstep import fs
 from lockstep.errors import FileFormatError
+from lockstep.pipeline.locks import exclusive
 from lockstep.store.pointer import Pointer
 from lockstep.types import format_digest, parse_digest
 
 FILE = "lockstep.lock"
 FORMAT = "lockstep/lock@1"
-_MUTEX = ".lockstep/lockfile.flock"
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -189,23 +188,11 @@ def read(root: Path) -> LockFile:
     return loads(text)
 
 
-@contextlib.contextmanager
-def _exclusive(root: Path) -> Iterator[None]:
-    path = root / _MUTEX
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
 def update(root: Path, entries: Iterable[LockedStage], keep: Iterable[str]) -> LockFile:
     """Replace the entries of the given stages; drop stages not in ``keep`` (those no
     longer in lockstep.yaml). Atomic, and safe against concurrent updates."""
     names = set(keep)
-    with _exclusive(root):
+    with exclusive(root):
         current = dict(read(root).stages)
         current.update((e.name, e) for e in entries)
         lock = LockFile({n: s for n, s in current.items() if n in names})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -31,11 +32,18 @@ def read_file(path: Path, label: str) -> dict[str, float]:
 
 
 def numeric(values: Mapping[str, Any]) -> dict[str, float]:
-    return {
-        k: float(v)
-        for k, v in values.items()
-        if isinstance(v, int | float) and not isinstance(v, bool)
-    }
+    """The finite numbers among ``values`` (named by a non-empty key)."""
+    found = {}
+    for key, value in values.items():
+        if not key or isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        try:
+            number = float(value)
+        except OverflowError:
+            continue
+        if math.isfinite(number):
+            found[key] = number
+    return found
 
 
 def read_all(root: Path, paths: Iterable[str]) -> dict[str, float]:

@@ -37,6 +37,13 @@ def clear(root: Path, outs: Iterable[str]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
 
 
+def check_written(root: Path, outs: Iterable[str]) -> None:
+    """Every output exists (checked before any of them is cached)."""
+    for out in outs:
+        if not os.path.lexists(root / out):
+            raise OutputMissingError(out)
+
+
 def commit(ws: Workspace, outs: Sequence[str]) -> tuple[Pointer, ...]:
     """Cache every output and list it in .gitignore; the pointers for the lock file."""
     pointers = []

@@ -49,12 +49,23 @@ def select(params: Mapping[str, Any], keys: Iterable[str], stage: str) -> dict[s
     chosen = {}
     for key in keys:
         try:
-            chosen[key] = lookup(params, key)
+            chosen[key] = plain(lookup(params, key))
         except KeyError:
             raise FileFormatError(
                 FILE, key, f"missing, but stage {stage} lists it under params"
             ) from None
     return chosen
+
+
+def plain(value: Any) -> Any:
+    """A value as JSON can hold it: dates and other YAML scalars become strings."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    return str(value)
 
 
 def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -24,17 +24,23 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from lockstep.errors import LockstepError, PipelineError
+from lockstep.errors import (
+    CorruptObjectError,
+    LockstepError,
+    MissingObjectsError,
+    OperationError,
+    PipelineError,
+)
 from lockstep.pipeline import lockfile, outputs
 from lockstep.pipeline import metrics as metrics_mod
 from lockstep.pipeline import params as params_mod
 from lockstep.pipeline.dag import Pipeline
+from lockstep.pipeline.decide import Decision, Knowledge, decide
 from lockstep.pipeline.executors.base import Executor, Job, Outcome
-from lockstep.pipeline.fingerprint import fingerprint
-from lockstep.pipeline.lockfile import LockedStage, LockFile
+from lockstep.pipeline.lockfile import LockedStage
+from lockstep.pipeline.locks import StageLock, exclusive
 from lockstep.pipeline.runcache import RunCache
 from lockstep.pipeline.spec import Stage
-from lockstep.store.build import current_digest
 from lockstep.store.workspace import Workspace
 from lockstep.types import format_digest
 
@@ -154,22 +160,13 @@ class NullListener:
         return None
 
 
-@dataclass(frozen=True)
-class Decision:
-    action: str  # up-to-date | restore | run
-    reason: str
-    fingerprint: str | None = None
-    deps: Mapping[str, str] = field(default_factory=dict)
-    params: Mapping[str, Any] = field(default_factory=dict)
-    entry: LockedStage | None = None  # what to restore
-
-
 @dataclass
 class _Running:
     stage: Stage
     decision: Decision
     run_id: str | None
     started: float
+    lock: StageLock
 
 
 class Runner:
@@ -191,16 +188,23 @@ class Runner:
         self.recorder = recorder or NullRecorder()
         self.listener = listener or NullListener()
         self.options = options or RunOptions()
-        self.lock: LockFile = lockfile.read(ws.root)
-        self.runcache = RunCache(ws.root / ".lockstep" / "runcache")
-        self.params = params_mod.load(ws.root)
+        self.known = Knowledge(
+            ws,
+            lockfile.read(ws.root),
+            RunCache(ws.root / ".lockstep" / "runcache"),
+            params_mod.load(ws.root),
+            force=self.options.force,
+        )
         self.results: dict[str, StageResult] = {}
         self.running: dict[Future[Outcome], _Running] = {}
+        self.completing: _Running | None = None  # a finished stage being committed
         self.stopping = False
 
     def run(self, targets: Sequence[str] = ()) -> RunReport:
         order = self.pipeline.select(targets)
         self._check_sources(order)
+        for name in order:  # a missing param stops the run before anything runs
+            params_mod.select(self.known.params, self.pipeline.stages[name].params, name)
         pending = list(order)
         status = "error"
         try:
@@ -229,7 +233,8 @@ class Runner:
             for dep in self.pipeline.stages[name].deps:
                 if self.pipeline.writer_of(dep) is None and not (self.ws.root / dep).exists():
                     raise PipelineError(
-                        f"stage {name}: dependency {dep} does not exist and no stage writes it"
+                        f"lockstep.yaml: stage {name}: dependency {dep} does not exist and no "
+                        "stage writes it"
                         " (tracked data comes back with 'lockstep checkout' or 'lockstep pull')"
                     )
 
@@ -262,20 +267,35 @@ class Runner:
 
     def _start(self, name: str) -> None:
         stage = self.pipeline.stages[name]
-        decision = self.decide(stage)
+        changing = self._upstream_changing(name)
+        if changing is not None:  # only in a dry run: its outputs are not known yet
+            self._finish(StageResult(name, "would-run", f"upstream stage {changing} will change"))
+            return
+        decision = decide(stage, self.known)
         if decision.action == "up-to-date":
             self._finish(StageResult(name, "up-to-date", decision.reason))
-        elif decision.action == "restore":
-            self._restore(stage, decision)
+        elif decision.action == "restore" and self.options.dry:
+            self._finish(StageResult(name, "would-restore", decision.reason))
+        elif decision.action == "restore" and self._restore(stage, decision):
+            return
         elif self.options.dry:
             self._finish(StageResult(name, "would-run", decision.reason))
         else:
             self._submit(stage, decision)
 
+    def _upstream_changing(self, name: str) -> str | None:
+        for up in self.pipeline.upstream[name]:
+            result = self.results.get(up)
+            if result is not None and result.action in ("would-run", "would-restore"):
+                return up
+        return None
+
     def _wait_one(self) -> None:
         done, _ = wait(list(self.running), return_when=FIRST_COMPLETED)
         for future in done:
-            self._complete(future, self.running.pop(future))
+            self.completing = self.running.pop(future)
+            self._complete(future, self.completing)
+            self.completing = None
 
     def _give_up(self, pending: list[str]) -> None:
         for name in pending:
@@ -286,9 +306,12 @@ class Runner:
         self.stopping = True
         self.executor.stop()
         wait(list(self.running))
-        for running in self.running.values():
-            self._record_failure(running, "stopped", "interrupted")
+        stopped = [*self.running.values(), *([self.completing] if self.completing else [])]
+        for running in stopped:
+            if running.stage.name not in self.results:
+                self._record_failure(running, "stopped", "interrupted")
         self.running.clear()
+        self.completing = None
 
     def _status(self) -> str:
         if any(r.action == "stopped" for r in self.results.values()):
@@ -299,55 +322,19 @@ class Runner:
         self.results[result.name] = result
         self.listener.finished(result)
 
-    # --- deciding -----------------------------------------------------------------
-
-    def decide(self, stage: Stage) -> Decision:
-        """Whether ``stage`` is up to date, restorable, or must run, and why."""
-        waiting = [
-            u
-            for u in self.pipeline.upstream[stage.name]
-            if self.results.get(u) is not None and self.results[u].action == "would-run"
-        ]
-        if waiting:
-            return Decision("run", f"upstream stage {waiting[0]} will run")
-        deps = self._dep_digests(stage)
-        values = params_mod.select(self.params, stage.params, stage.name)
-        fp = fingerprint(stage, deps, values)
-        base = Decision("run", "", fp, deps, values)
-        locked = self.lock.stages.get(stage.name)
-        if self.options.force:
-            return _with(base, "run", "forced")
-        if locked is not None and locked.fingerprint == fp:
-            if outputs.match(self.ws, locked.outs):
-                return _with(base, "up-to-date", "nothing changed")
-            if outputs.restorable(self.ws, locked.outs):
-                return _with(base, "restore", "outputs changed or missing", locked)
-        cached = self.runcache.get(fp)
-        if cached is not None and outputs.restorable(self.ws, cached.outs):
-            return _with(base, "restore", "seen before: outputs from the run cache", cached)
-        return _with(base, "run", _why(stage, locked, fp, deps, values))
-
-    def _dep_digests(self, stage: Stage) -> dict[str, str]:
-        digests = {}
-        for dep in stage.deps:
-            digest = current_digest(self.ws.root, dep, self.ws.state)
-            if digest is None:
-                raise PipelineError(f"stage {stage.name}: dependency {dep} does not exist")
-            digests[dep] = digest
-        return digests
-
     # --- restoring and running ----------------------------------------------------
 
-    def _restore(self, stage: Stage, decision: Decision) -> None:
+    def _restore(self, stage: Stage, decision: Decision) -> bool:
+        """Put the known outputs back; False when the cache cannot (the stage runs)."""
         assert decision.entry is not None and decision.fingerprint is not None
-        if self.options.dry:
-            self._finish(StageResult(stage.name, "would-restore", decision.reason))
-            return
         started = time.monotonic()
-        outputs.restore(self.ws, decision.entry.outs)
+        try:
+            with exclusive(self.ws.root):
+                outputs.restore(self.ws, decision.entry.outs)
+        except (MissingObjectsError, CorruptObjectError):
+            return False
         run_id, _ = self.recorder.stage_started(stage, decision.fingerprint, decision.params)
         entry = _entry(stage, decision, decision.entry.outs, decision.entry.metrics, run_id)
-        lockfile.update(self.ws.root, [entry], self.pipeline.stages)
         self.recorder.stage_finished(
             run_id,
             "restored",
@@ -356,31 +343,50 @@ class Runner:
             error=None,
             restored_from=decision.entry.run_id,
         )
+        lockfile.update(self.ws.root, [entry], self.pipeline.stages)
         seconds = time.monotonic() - started
         self._finish(
             StageResult(
                 stage.name, "restored", decision.reason, seconds, run_id, None, entry.metrics
             )
         )
+        return True
 
     def _submit(self, stage: Stage, decision: Decision) -> None:
         assert decision.fingerprint is not None
-        self.listener.started(stage.name, decision.reason)
-        outputs.clear(self.ws.root, stage.all_outs)
-        run_id, env = self.recorder.stage_started(stage, decision.fingerprint, decision.params)
-        job = Job(
-            stage.name,
-            stage.cmd,
-            str(self.ws.root),
-            env,
-            stage.deps,
-            stage.all_outs,
-            stage.resources,
-        )
-        future = self.executor.submit(job)
-        self.running[future] = _Running(stage, decision, run_id, time.monotonic())
+        try:
+            claim = StageLock(self.ws.root, stage.name)
+        except OperationError as exc:
+            self._finish(StageResult(stage.name, "failed", decision.reason, error=str(exc)))
+            self.stopping = self.stopping or not self.options.keep_going
+            return
+        try:
+            # the database opens before any output is touched
+            run_id, env = self.recorder.stage_started(stage, decision.fingerprint, decision.params)
+            self.listener.started(stage.name, decision.reason)
+            outputs.clear(self.ws.root, stage.all_outs)
+            job = Job(
+                stage.name,
+                stage.cmd,
+                str(self.ws.root),
+                env,
+                stage.deps,
+                stage.all_outs,
+                stage.resources,
+            )
+            future = self.executor.submit(job)
+        except BaseException:
+            claim.release()
+            raise
+        self.running[future] = _Running(stage, decision, run_id, time.monotonic(), claim)
 
     def _complete(self, future: Future[Outcome], running: _Running) -> None:
+        try:
+            self._conclude(future, running)
+        finally:
+            running.lock.release()
+
+    def _conclude(self, future: Future[Outcome], running: _Running) -> None:
         try:
             outcome = future.result()
         except LockstepError as exc:
@@ -393,19 +399,23 @@ class Runner:
             return
         try:
             self._commit(running)
-        except (outputs.OutputMissingError, LockstepError) as exc:
+        except (outputs.OutputMissingError, LockstepError, OSError, ValueError) as exc:
+            # the stage's outputs cannot be kept: a failed stage, never a half-written lock
             self._record_failure(running, "failed", str(exc))
 
     def _commit(self, running: _Running) -> None:
+        """Cache the outputs, then record the run, the run cache and the lock entry."""
         stage, decision = running.stage, running.decision
-        outs = outputs.commit(self.ws, stage.all_outs)
+        outputs.check_written(self.ws.root, stage.all_outs)
         values = metrics_mod.read_all(self.ws.root, stage.metrics)
+        with exclusive(self.ws.root):
+            outs = outputs.commit(self.ws, stage.all_outs)
         entry = _entry(stage, decision, outs, values, running.run_id)
-        lockfile.update(self.ws.root, [entry], self.pipeline.stages)
-        self.runcache.put(entry)
         self.recorder.stage_finished(
             running.run_id, "finished", outs=_digests(entry), metrics=values, error=None
         )
+        self.known.runcache.put(entry)
+        lockfile.update(self.ws.root, [entry], self.pipeline.stages)
         seconds = time.monotonic() - running.started
         self._finish(
             StageResult(stage.name, "ran", decision.reason, seconds, running.run_id, None, values)
@@ -420,33 +430,6 @@ class Runner:
         self._finish(
             StageResult(name, status, running.decision.reason, seconds, running.run_id, error)
         )
-
-
-def _with(base: Decision, action: str, reason: str, entry: LockedStage | None = None) -> Decision:
-    return Decision(action, reason, base.fingerprint, base.deps, base.params, entry)
-
-
-def _why(
-    stage: Stage,
-    locked: LockedStage | None,
-    fp: str,
-    deps: Mapping[str, str],
-    values: Mapping[str, Any],
-) -> str:
-    if locked is None:
-        return "never ran"
-    if locked.fingerprint == fp:
-        return "outputs changed and are not in the cache"
-    if locked.cmd != stage.command:
-        return "command changed"
-    before = dict(locked.deps)
-    changed = sorted(p for p, d in deps.items() if before.get(p) != d)
-    if changed:
-        return "deps changed: " + ", ".join(changed)
-    moved = sorted(k for k in values if locked.params.get(k) != values[k])
-    if moved:
-        return "params changed: " + ", ".join(moved)
-    return "stage definition changed"
 
 
 def _entry(

@@ -1,7 +1,8 @@
 """The run cache: for each fingerprint ever run, what it produced.
 
-One small JSON file per fingerprint, ``.lockstep/runcache/<2 hex>/<64 hex>.json``
-(format ``lockstep/runcache@1``)::
+One small JSON file per fingerprint, ``.lockstep/runcache/<2 hex>/<62 hex>.json``
+(the fingerprint's first two hex digits, then the rest; format
+``lockstep/runcache@1``)::
 
     {"format": "lockstep/runcache@1", "stage": "train", "cmd": "python train.py",
      "outs": [{"path": ..., "kind": ..., "digest": "sha256:...", "size": ..., "files": ...}],

@@ -27,6 +27,7 @@ from typing import Any
 from lockstep.errors import ConfigError
 
 FILE = "lockstep.yaml"
+RESERVED = frozenset({"lockstep.yaml", "lockstep.lock", "params.yaml"})
 _FIELDS = ("cmd", "deps", "params", "outs", "metrics", "plots", "resources", "desc")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?", re.IGNORECASE)
@@ -89,7 +90,7 @@ def parse_stage(name: str, body: object) -> Stage:
             raise ConfigError(FILE, f"{where}.{key}", f"unknown field (known: {known})")
     if "cmd" not in body:
         raise ConfigError(FILE, f"{where}.cmd", "is required")
-    return Stage(
+    stage = Stage(
         name=name,
         cmd=_commands(body["cmd"], f"{where}.cmd"),
         deps=_list(body.get("deps"), f"{where}.deps", _path),
@@ -100,6 +101,24 @@ def parse_stage(name: str, body: object) -> Stage:
         resources=_resources(body.get("resources"), f"{where}.resources"),
         desc=_optional_text(body.get("desc"), f"{where}.desc"),
     )
+    _check_outs(stage, where)
+    return stage
+
+
+def _check_outs(stage: Stage, where: str) -> None:
+    """An output may not be a lockstep or Git file, nor overlap the stage's own deps."""
+    for out in stage.all_outs:
+        top = out.split("/", 1)[0]
+        if top in RESERVED or out.rpartition("/")[2] == ".gitignore":
+            raise ConfigError(FILE, f"{where}.outs", f"{out!r} is a file lockstep or Git owns")
+        for dep in stage.deps:
+            if out == dep or out.startswith(dep + "/") or dep.startswith(out + "/"):
+                raise ConfigError(
+                    FILE,
+                    f"{where}.outs",
+                    f"{out!r} overlaps the stage's own dependency {dep!r}; a stage cannot "
+                    "read what it writes (the output is removed before the stage runs)",
+                )
 
 
 def _commands(value: object, where: str) -> tuple[str, ...]:

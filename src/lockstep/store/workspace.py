@@ -97,10 +97,18 @@ def ignore_entry(root: Path, target: str) -> None:
     """List ``target`` in the ``.gitignore`` of its folder (``/name``), once."""
     folder, _, name = target.rpartition("/")
     gitignore = root / folder / ".gitignore" if folder else root / ".gitignore"
-    line = "/" + name
+    line = "/" + _escape_pattern(name)
     text = gitignore.read_text(encoding="utf-8") if gitignore.exists() else ""
     if line in text.splitlines():
         return
     if text and not text.endswith("\n"):
         text += "\n"
     fs.atomic_write_text(gitignore, text + line + "\n")
+
+
+def _escape_pattern(name: str) -> str:
+    """``name`` as a .gitignore pattern that matches it alone (no glob, no comment)."""
+    escaped = "".join("\\" + c if c in "\\*?[" else c for c in name)
+    if escaped.endswith(" "):
+        escaped = escaped[:-1] + "\\ "
+    return escaped

@@ -17,6 +17,7 @@ from typing import IO, Protocol
 from lockstep.pipeline.spec import Resources
 
 TAIL_LINES = 20
+KILL_AFTER = 5.0  # seconds between SIGTERM and SIGKILL when a run is stopped
 
 # (stage, line, is_stderr) -> None; called from reader threads
 OutputSink = Callable[[str, str, bool], None]
@@ -74,16 +75,26 @@ class ProcessGroup:
         with self._lock:
             self._procs.discard(proc)
 
-    def stop(self) -> None:
+    def stop(self, grace: float = KILL_AFTER) -> None:
+        """SIGTERM to every running command's process group; SIGKILL to those still
+        running ``grace`` seconds later."""
         with self._lock:
             self.stopped = True
             for proc in self._procs:
                 _terminate(proc)
+        timer = threading.Timer(grace, self._kill)
+        timer.daemon = True
+        timer.start()
+
+    def _kill(self) -> None:
+        with self._lock:
+            for proc in self._procs:
+                _terminate(proc, signal.SIGKILL)
 
 
-def _terminate(proc: subprocess.Popen[bytes]) -> None:
+def _terminate(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGTERM)
+        os.killpg(proc.pid, sig)
 
 
 @dataclass
