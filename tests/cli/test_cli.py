@@ -81,3 +81,17 @@ def test_demo_runs_the_loop(tmp_path: Path) -> None:
     assert (tmp_path / "demo" / "project" / "data" / "raw.lockstep").exists()
     again = cli("demo", str(tmp_path / "demo"))
     assert again.code == 2
+
+
+def test_json_output_is_strict_json(capsys: object) -> None:
+    import json
+    import math
+
+    from lockstep.cli.app import emit_json
+
+    emit_json({"a": [math.nan, math.inf, 1.5], "b": {"c": -math.inf}})
+    out = capsys.readouterr().out  # type: ignore[attr-defined]
+    assert json.loads(out, parse_constant=lambda c: 1 / 0) == {
+        "a": [None, None, 1.5],
+        "b": {"c": None},
+    }
