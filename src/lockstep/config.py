@@ -21,6 +21,10 @@ Layout of ``.lockstep/config.toml``::
     [tracking]
     uri = "postgresql+psycopg://host/db"   # default: sqlite:///<root>/.lockstep/runs.db
 
+    [registry]
+    remote = "origin"                 # the Git remote that registry tags are pushed to
+    push = false                      # push every new registry tag (or pass --push)
+
     [dask]
     address = "tcp://127.0.0.1:8786"  # default: a LocalCluster on 127.0.0.1
     shared_fs = "auto"                # auto | yes | no: do workers see this workspace?
@@ -186,6 +190,17 @@ class DaskConfig:
     shared_fs: str = _setting(_shared_fs, "auto")
 
 
+@dataclass(frozen=True)
+class RegistryConfig:
+    remote: str = _setting(_text, "origin")  # the Git remote registry tags go to
+    push: bool = _setting(_flag, False)  # push each new tag there by default
+
+
+def _registry(value: object, where: str) -> RegistryConfig:
+    result: RegistryConfig = _build(RegistryConfig, value, where)
+    return result
+
+
 def _tracking(value: object, where: str) -> TrackingConfig:
     result: TrackingConfig = _build(TrackingConfig, value, where)
     return result
@@ -213,6 +228,7 @@ class Config:
     remote: dict[str, RemoteConfig] = field(default_factory=dict, metadata={"check": _remotes})
     tracking: TrackingConfig = field(default_factory=TrackingConfig, metadata={"check": _tracking})
     dask: DaskConfig = field(default_factory=DaskConfig, metadata={"check": _dask})
+    registry: RegistryConfig = field(default_factory=RegistryConfig, metadata={"check": _registry})
 
 
 def _version(value: object, where: str) -> int:

@@ -233,3 +233,61 @@ class DaskError(OperationError):
         super().__init__(f"dask cluster {address}: {problem}")
         self.address = address
         self.problem = problem
+
+
+# --- the model registry -------------------------------------------------------------
+
+
+class RegistryError(InputError):
+    """A model, version, environment or reference the registry does not know, or an
+    action it refuses (a version registered twice)."""
+
+
+class GatesFailedError(CheckFailedError):
+    """One or more gates of an environment did not pass; nothing was promoted."""
+
+    def __init__(self, ref: str, env: str, failed: list[str]) -> None:
+        super().__init__(f"{ref} did not pass the gates of {env}: {', '.join(failed)}")
+        self.ref = ref
+        self.env = env
+        self.failed = failed
+
+
+class PromotionRaceError(OperationError):
+    """The shared Git remote already has the assignment tag this promotion made."""
+
+    def __init__(self, tag: str, remote: str) -> None:
+        super().__init__(
+            f"{remote} already has {tag}: another promotion of this environment won the race;"
+            " nothing was overwritten and the local tag was removed"
+        )
+        self.tag = tag
+        self.remote = remote
+
+
+# --- data checks ----------------------------------------------------------------------
+
+
+class TableReadError(FileFormatError):
+    """A CSV or Parquet file cannot be read as a table, or its columns differ from
+    the other files of the same folder."""
+
+
+class SchemaFileError(FileFormatError):
+    """A data schema file (pandera YAML) is malformed."""
+
+
+class SchemaCheckFailedError(CheckFailedError):
+    """Data does not pass its schema; the failures are in the report already shown."""
+
+    def __init__(self, source: str, schema: str, columns: list[str], failures: int) -> None:
+        shown = ", ".join(columns[:5]) + (
+            "" if len(columns) <= 5 else f" and {len(columns) - 5} more"
+        )
+        super().__init__(
+            f"{source} does not match {schema}: {failures} check(s) failed in column(s) {shown}"
+        )
+        self.source = source
+        self.schema = schema
+        self.columns = columns
+        self.failures = failures

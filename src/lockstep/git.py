@@ -6,17 +6,26 @@ Git is driven through its command line. Failures become :class:`GitError`
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from lockstep.errors import GitError, InvalidRevisionError, NotAGitRepositoryError
 
 
-def _run(root: Path, *args: str, stdin: bytes | None = None) -> bytes:
+def _run(
+    root: Path, *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None
+) -> bytes:
     try:
         done = subprocess.run(
-            ["git", *args], cwd=root, input=stdin, capture_output=True, check=False
+            ["git", *args],
+            cwd=root,
+            input=stdin,
+            capture_output=True,
+            check=False,
+            env={**os.environ, **env} if env else None,
         )
     except FileNotFoundError as exc:
         raise GitError(args[0], "the git command is not installed") from exc
@@ -24,6 +33,14 @@ def _run(root: Path, *args: str, stdin: bytes | None = None) -> bytes:
         problem = done.stderr.decode("utf-8", "replace").strip().splitlines()
         raise GitError(args[0], problem[-1] if problem else f"exit code {done.returncode}")
     return done.stdout
+
+
+def _status(root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """Run git and hand back its exit code and output, for callers that read both."""
+    try:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, check=False)
+    except FileNotFoundError as exc:
+        raise GitError(args[0], "the git command is not installed") from exc
 
 
 def find_root(start: Path) -> Path:
@@ -167,3 +184,174 @@ def read_file_at(root: Path, rev: str, path: str) -> bytes | None:
         return _run(root, "show", f"{commit}:{path}")
     except GitError:
         return None
+
+
+# --- tags (the model registry) ------------------------------------------------------
+
+_TAG_FIELDS = (
+    "%(refname:strip=2)",
+    "%(objecttype)",
+    "%(objectname)",
+    "%(*objectname)",
+    "%(taggername)",
+    "%(taggeremail)",
+    "%(taggerdate:unix)",
+    "%(contents)",
+)
+
+
+@dataclass(frozen=True)
+class TagRecord:
+    """A tag as Git stores it; ``commit`` is the commit it points to."""
+
+    name: str
+    annotated: bool
+    commit: str
+    tagger: str | None
+    time: float | None
+    message: str
+
+
+def tags(root: Path) -> list[TagRecord]:
+    """Every tag of the repository, read in one ``git for-each-ref`` pass."""
+    fmt = "%00".join(_TAG_FIELDS) + "%1e"
+    out = _run(root, "for-each-ref", f"--format={fmt}", "refs/tags")
+    records = []
+    for chunk in out.decode("utf-8", "replace").split("\x1e"):
+        fields = chunk.lstrip("\n").split("\x00")
+        if len(fields) != len(_TAG_FIELDS):
+            continue
+        name, kind, obj, peeled, tagger, email, when, message = fields
+        annotated = kind == "tag"
+        records.append(
+            TagRecord(
+                name=name,
+                annotated=annotated,
+                commit=peeled if annotated else obj,
+                tagger=f"{tagger} {email}".strip() if annotated else None,
+                time=float(when) if when else None,
+                message=message,
+            )
+        )
+    return records
+
+
+def create_tag(
+    root: Path, name: str, message: str, commit: str = "HEAD", when: int | None = None
+) -> None:
+    """An annotated tag (dated ``when``, seconds since the epoch, if given); an
+    existing tag of that name is an error, never replaced."""
+    env = {"GIT_COMMITTER_DATE": f"@{when} +0000"} if when is not None else None
+    _run(
+        root, "tag", "-a", name, "-F", "-", f"{commit}^{{commit}}", stdin=message.encode(), env=env
+    )
+
+
+def delete_tag(root: Path, name: str) -> None:
+    _run(root, "tag", "-d", name)
+
+
+def remote_names(root: Path) -> list[str]:
+    return _run(root, "remote").decode().split()
+
+
+class TagPushRejectedError(GitError):
+    """The remote refused a tag because one of that name exists there already."""
+
+    def __init__(self, remote: str, tag: str, problem: str) -> None:
+        super().__init__("push", f"{remote} refused {tag}: {problem}")
+        self.remote = remote
+        self.tag = tag
+
+
+def push_tag(root: Path, remote: str, name: str) -> None:
+    """Push one tag; a tag of that name already on the remote is never overwritten.
+
+    The verdict is read from ``--porcelain`` output (a line starting with ``!`` is a
+    rejected ref), which neither hints nor the locale change."""
+    ref = f"refs/tags/{name}"
+    done = _status(root, "push", "--porcelain", remote, f"{ref}:{ref}")
+    if done.returncode == 0:
+        return
+    out = done.stdout.decode("utf-8", "replace")
+    if any(line.startswith("!") and ref in line for line in out.splitlines()):
+        raise TagPushRejectedError(remote, name, "a tag of that name exists there")
+    problem = done.stderr.decode("utf-8", "replace").strip().splitlines()
+    raise GitError("push", problem[-1] if problem else f"exit code {done.returncode}")
+
+
+class TagConflictError(GitError):
+    """Local tags that the remote has under the same names with other contents."""
+
+    def __init__(self, remote: str, names: list[str]) -> None:
+        shown = ", ".join(names[:5]) + ("" if len(names) <= 5 else f" and {len(names) - 5} more")
+        super().__init__(
+            "fetch",
+            f"{remote} has other tags under the names {shown}; a promotion made here "
+            f"lost a race: remove the local tag(s) with 'git tag -d' and run again",
+        )
+        self.remote = remote
+        self.names = names
+
+
+def fetch_tags(root: Path, remote: str) -> None:
+    """Bring the remote's tags. A local tag the remote has with other contents (a
+    lost race) is never overwritten: TagConflictError names it."""
+    theirs = _remote_tags(root, remote)
+    ours = {t.name: t.oid for t in _local_tag_oids(root)}
+    clash = sorted(n for n, oid in theirs.items() if n in ours and ours[n] != oid)
+    if clash:
+        raise TagConflictError(remote, clash)
+    _run(root, "fetch", "--quiet", "--no-tags", remote, "refs/tags/*:refs/tags/*")
+
+
+@dataclass(frozen=True)
+class _TagOid:
+    name: str
+    oid: str
+
+
+def _remote_tags(root: Path, remote: str) -> dict[str, str]:
+    out = _run(root, "ls-remote", "--tags", remote).decode("utf-8", "replace")
+    found = {}
+    for line in out.splitlines():
+        oid, _, ref = line.partition("\t")
+        if ref.startswith("refs/tags/") and not ref.endswith("^{}"):
+            found[ref.removeprefix("refs/tags/")] = oid
+    return found
+
+
+def _local_tag_oids(root: Path) -> list[_TagOid]:
+    out = _run(root, "for-each-ref", "--format=%(refname:strip=2) %(objectname)", "refs/tags")
+    pairs = [line.rsplit(" ", 1) for line in out.decode("utf-8", "replace").splitlines()]
+    return [_TagOid(name, oid) for name, oid in pairs]
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    author: str
+    time: float
+    subject: str
+    body: str
+
+
+def log(root: Path, revisions: str) -> list[Commit]:
+    """Commits of ``revisions`` (e.g. ``A..B``), newest first."""
+    fmt = "%H%x00%an <%ae>%x00%at%x00%s%x00%b%x1e"
+    out = _run(root, "log", f"--format={fmt}", revisions, "--")
+    commits = []
+    for chunk in out.decode("utf-8", "replace").split("\x1e"):
+        fields = chunk.lstrip("\n").split("\x00")
+        if len(fields) == 5:
+            sha, author, when, subject, body = fields
+            commits.append(Commit(sha, author, float(when), subject, body.strip()))
+    return commits
+
+
+def changed_since(root: Path, commit: str, path: str) -> bool:
+    """True when ``path`` differs between ``commit`` and the work tree or index."""
+    out = _run(root, "status", "--porcelain", "--", path)
+    if out.strip():
+        return True
+    return bool(_run(root, "diff", "--name-only", commit, "--", path).strip())

@@ -98,13 +98,15 @@ def root(
 
 
 def _register() -> None:
-    from lockstep.cli import data, demo, metrics, pipeline, remote, runs
+    from lockstep.cli import data, demo, metrics, model, pipeline, remote, runs, schema
 
     data.register(app)
     remote.register(app)
     pipeline.register(app)
     metrics.register(app)
     runs.register(app)
+    schema.register(app)
+    model.register_commands(app)
     demo.register(app)
 
 

@@ -18,7 +18,10 @@ def demo(
 
     Creates a Git repository, tracks a dataset, pushes it to a local remote,
     changes it, rolls the data back to the first commit, and restores
-    everything in a fresh clone with pull.
+    everything in a fresh clone with pull. Then runs a pipeline (prepare,
+    train, evaluate) twice to show the cache, registers the model, promotes
+    it behind gates (one promotion fails, one passes), rolls an environment
+    back and prints the history.
     """
     import tempfile
 
@@ -28,14 +31,16 @@ def demo(
     if repo.exists():
         raise typer.BadParameter(f"{repo} exists already; pick an empty folder")
     echo(f"lockstep demo in {base}")
+    from lockstep.cli import demo_pipeline, demo_registry
     from lockstep.cli.demo_loop import Steps, run_loop
-    from lockstep.cli.demo_pipeline import run_steps
 
     steps = Steps()
     run_loop(steps, repo, remote, clone)
-    run_steps(steps, repo)
+    demo_pipeline.run_steps(steps, repo)
+    demo_registry.run_steps(steps, repo)
     echo(f"Done in {steps.total():.1f} s. Look around:")
-    echo(f"  cd {repo} && git log --oneline && lockstep status && lockstep diff HEAD~1 HEAD")
+    echo(f"  cd {repo} && git log --oneline && lockstep status && lockstep runs list")
+    echo("  lockstep model list && lockstep model history churn")
 
 
 def register(app: typer.Typer) -> None:

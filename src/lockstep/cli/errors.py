@@ -27,6 +27,12 @@ TABLE: list[tuple[type[e.LockstepError], int, str | None]] = [
         1,
         "save the changes with 'lockstep add', or pass --force to discard them",
     ),
+    (
+        e.SchemaCheckFailedError,
+        1,
+        "if the change is intended, edit the schema or write a new one with "
+        "'lockstep data infer-schema PATH'",
+    ),
     (e.CheckFailedError, 1, None),
     (
         e.TrackingError,

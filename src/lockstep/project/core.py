@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from lockstep.pipeline.executors import Executor, OutputSink
     from lockstep.pipeline.lockfile import LockFile
     from lockstep.pipeline.run import Listener, RunOptions, RunReport
+    from lockstep.project.models import Models
     from lockstep.store.checkout import CheckoutResult
     from lockstep.store.diff import Change
     from lockstep.store.gc import GCResult
@@ -309,6 +310,13 @@ class Project:
             if "/" not in path:  # only the workspace's own lock file
                 outs += lockfile.loads(data[oid], f"{path} (blob {oid[:12]})").outs()
         return outs
+
+    # --- model registry ----------------------------------------------------------------
+
+    def models(self) -> Models:
+        from lockstep.project.models import Models
+
+        return Models(self)
 
     # --- pipeline --------------------------------------------------------------------
 

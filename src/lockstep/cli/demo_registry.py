@@ -1,0 +1,110 @@
+"""The demo's registry part: register the pipeline's model, promote it behind gates
+(one promotion fails, one passes), roll an environment back, tell the history."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lockstep.errors import OperationError
+from lockstep.fs import atomic_write_text
+from lockstep.project import Project
+
+if TYPE_CHECKING:
+    from lockstep.cli.demo_loop import Steps
+    from lockstep.project.models import Models
+
+REGISTRY = """\
+models:
+  churn:
+    path: models/model.pkl
+    schema: schemas/prepared.yaml
+environments:
+  staging:
+    gates: [data]
+  production:
+    gates:
+      - data
+      - champion: {metric: f1, min_delta: 0.0}
+      - approval: {count: 1}
+"""
+
+
+def run_steps(steps: Steps, repo: Path) -> None:
+    from lockstep.cli.demo_loop import git
+    from lockstep.cli.demo_pipeline import run as run_pipeline
+    from lockstep.cli.demo_pipeline import set_trees
+
+    def configure() -> str:
+        from lockstep.datacheck import files_under, infer_schema, load_table
+
+        schema = infer_schema(load_table(files_under(repo / "data" / "prepared")))
+        (repo / "schemas").mkdir(exist_ok=True)
+        atomic_write_text(repo / "schemas" / "prepared.yaml", schema)
+        text = (repo / "lockstep.yaml").read_text()
+        atomic_write_text(repo / "lockstep.yaml", text + REGISTRY)
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", "Registry: churn, staging and production gates")
+        return "schema inferred from data/prepared; gates: data, champion, approval"
+
+    def second_model() -> str:
+        set_trees(repo, 80)
+        run_pipeline(repo)
+        git(repo, "commit", "-q", "-am", "More trees for churn (CHURN-12)")
+        version = _models(repo).register("churn", None, None)
+        return f"{version.ref}: f1 {version.meta['metrics']['f1']:.3f}"
+
+    steps.run("declare the model, its schema and environments", configure)
+    steps.run("register the trained model", lambda: _register(repo))
+    steps.run("promote it to staging (data gate)", lambda: _promote(repo, "churn", "staging"))
+    steps.run("promote to production: fails, no approval", lambda: _refused(repo, "churn"))
+    steps.run("approve, then promote to production", lambda: _approve_promote(repo))
+    steps.run("register a second model", second_model)
+    steps.run("promote it to production: champion fails", lambda: _refused(repo, "churn"))
+    steps.run("promote it to staging, then roll staging back", lambda: _stage_and_back(repo))
+    steps.run("the history of churn", lambda: _history(repo))
+
+
+def _models(repo: Path) -> Models:
+    return Project.open(repo).models()
+
+
+def _register(repo: Path) -> str:
+    version = _models(repo).register("churn", None, None)
+    return f"{version.ref} ({version.meta['flavor']}, f1 {version.meta['metrics']['f1']:.3f})"
+
+
+def _promote(repo: Path, ref: str, env: str) -> str:
+    result = _models(repo).promote(ref, env)
+    if result.tag is None:
+        raise OperationError(f"the demo expected {ref} to pass the gates of {env}")
+    return f"{result.tag}: " + ", ".join(f"{v.gate} pass" for v in result.verdicts)
+
+
+def _refused(repo: Path, ref: str) -> str:
+    result = _models(repo).promote(ref, "production")
+    if result.tag is not None:
+        raise OperationError(f"the demo expected the promotion of {ref} to fail")
+    failed = next(v for v in result.verdicts if not v.passed)
+    return f"exit 1: {failed.gate}: {failed.summary}"
+
+
+def _approve_promote(repo: Path) -> str:
+    models = _models(repo)
+    models.approve("churn", "production")
+    return _promote(repo, "churn@v0.0.1", "production")
+
+
+def _stage_and_back(repo: Path) -> str:
+    models = _models(repo)
+    models.promote("churn@v0.0.2", "staging")
+    target, current, tag = models.rollback("churn", "staging", None)
+    was = current.version if current else None
+    return f"{tag}: staging back from v{was} to v{target.version}"
+
+
+def _history(repo: Path) -> str:
+    events = _models(repo).history("churn", None)
+    issues = sorted({i for e in events for c in e.changes for i in c.issues})
+    actions = sorted({e.action for e in events})
+    return f"{len(events)} events ({', '.join(actions)}); issues between versions: {issues}"

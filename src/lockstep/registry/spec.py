@@ -1,0 +1,188 @@
+"""``models:`` and ``environments:`` in ``lockstep.yaml``, checked entry by entry::
+
+    models:
+      churn:
+        path: models/model.skops       # tracked by a pointer, or a stage's output
+        schema: schemas/train.yaml     # for the data gate (optional)
+        data: [data/prepared/train.csv]  # training data to check (default: the inputs
+                                         # of the stage that produced the model)
+    environments:
+      staging:
+        gates: [data]
+      production:
+        gates:
+          - champion: {metric: f1, min_delta: 0.0, direction: max}
+          - approval: {count: 1}
+        reevaluate: python src/evaluate_model.py   # for champion on other eval data
+
+Names follow GTO: letters, digits, '-' and '_' inside (models may use ``/``).
+Errors name the file, the model or environment, and the gate.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lockstep.errors import ConfigError
+
+FILE = "lockstep.yaml"
+MODEL_NAME = re.compile(r"[a-zA-Z0-9]([a-zA-Z0-9-/_]*[a-zA-Z0-9])?")  # GTO's names
+ENV_NAME = re.compile(r"[a-zA-Z0-9]([a-zA-Z0-9-_]*[a-zA-Z0-9])?")
+TARGETS = ("local", "kubernetes", "container")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    path: str
+    schema: str | None = None
+    data: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class GateSpec:
+    name: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    where: str = ""  # environments.ENV.gates[i], for messages
+
+
+@dataclass(frozen=True)
+class EnvironmentSpec:
+    name: str
+    gates: tuple[GateSpec, ...] = ()
+    reevaluate: str | None = None
+    target: str = "local"
+
+
+# Each gate's options: name -> (check, default); a gate listed here is known.
+GateOptions = Mapping[str, tuple[Any, Any]]
+_REQUIRED = object()
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+GATES: dict[str, GateOptions] = {
+    "data": {},
+    "champion": {
+        "metric": (lambda v: isinstance(v, str) and bool(v), _REQUIRED),
+        "min_delta": (lambda v: _number(v) and v >= 0, 0.0),
+        "direction": (lambda v: v in ("max", "min"), "max"),
+    },
+    "approval": {"count": (_count, 1)},
+}
+
+
+def parse_models(section: Mapping[str, Any]) -> dict[str, ModelSpec]:
+    models = {}
+    for name, body in section.items():
+        where = f"models.{name}"
+        if not isinstance(name, str) or not MODEL_NAME.fullmatch(name):
+            raise ConfigError(
+                FILE, where, "a model name uses letters, digits, '-', '_' and '/' (as GTO)"
+            )
+        if not isinstance(body, dict):
+            raise ConfigError(FILE, where, "must be a mapping with at least 'path'")
+        _known(body, ("path", "schema", "data", "description"), where)
+        models[name] = ModelSpec(
+            name=name,
+            path=_path(body.get("path"), f"{where}.path", required=True) or "",
+            schema=_path(body.get("schema"), f"{where}.schema"),
+            data=_paths(body.get("data"), f"{where}.data"),
+        )
+    return models
+
+
+def parse_environments(section: Mapping[str, Any]) -> dict[str, EnvironmentSpec]:
+    envs = {}
+    for name, given in section.items():
+        where = f"environments.{name}"
+        if not isinstance(name, str) or not ENV_NAME.fullmatch(name):
+            raise ConfigError(
+                FILE, where, "an environment name uses letters, digits, '-' and '_' (as GTO)"
+            )
+        body = {} if given is None else given
+        if not isinstance(body, dict):
+            raise ConfigError(FILE, where, "must be a mapping (gates, reevaluate, target)")
+        _known(body, ("gates", "reevaluate", "target", "description"), where)
+        target = body.get("target", "local")
+        if target not in TARGETS:
+            raise ConfigError(FILE, f"{where}.target", f"must be one of {', '.join(TARGETS)}")
+        reevaluate = body.get("reevaluate")
+        if reevaluate is not None and (not isinstance(reevaluate, str) or not reevaluate):
+            raise ConfigError(FILE, f"{where}.reevaluate", "must be a command (a string)")
+        envs[name] = EnvironmentSpec(name, _gates(body.get("gates"), where), reevaluate, target)
+    return envs
+
+
+def _gates(value: object, where: str) -> tuple[GateSpec, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ConfigError(FILE, f"{where}.gates", "must be a list of gates")
+    return tuple(_gate(item, f"{where}.gates[{i}]") for i, item in enumerate(value))
+
+
+def _gate(item: object, where: str) -> GateSpec:
+    options: object
+    if isinstance(item, str):
+        name, options = item, {}
+    elif isinstance(item, dict) and len(item) == 1:
+        name, options = next(iter(item.items()))
+        options = {} if options is None else options
+    else:
+        raise ConfigError(FILE, where, "a gate is a name, or {name: {options}}")
+    if name not in GATES:
+        known = ", ".join(GATES)
+        raise ConfigError(FILE, where, f"unknown gate {name!r} (known: {known})")
+    if not isinstance(options, dict):
+        raise ConfigError(FILE, f"{where}.{name}", "options must be a mapping")
+    return GateSpec(name, _options(name, options, f"{where}.{name}"), where)
+
+
+def _options(gate: str, given: Mapping[str, Any], where: str) -> dict[str, Any]:
+    spec = GATES[gate]
+    for key in given:
+        if key not in spec:
+            known = ", ".join(spec) or "none"
+            raise ConfigError(FILE, f"{where}.{key}", f"unknown option (known: {known})")
+    options: dict[str, Any] = {}
+    for key, (check, default) in spec.items():
+        if key not in given:
+            if default is _REQUIRED:
+                raise ConfigError(FILE, f"{where}.{key}", "is required")
+            options[key] = default
+        elif not check(given[key]):
+            raise ConfigError(FILE, f"{where}.{key}", f"{given[key]!r} is not valid")
+        else:
+            options[key] = given[key]
+    return options
+
+
+def _known(body: Mapping[str, Any], fields: tuple[str, ...], where: str) -> None:
+    for key in body:
+        if key not in fields:
+            raise ConfigError(FILE, f"{where}.{key}", f"unknown field (known: {', '.join(fields)})")
+
+
+def _path(value: object, where: str, required: bool = False) -> str | None:
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value or value.startswith("/") or ".." in value.split("/"):
+        raise ConfigError(FILE, where, "must be a relative path inside the workspace")
+    return value.strip("/")
+
+
+def _paths(value: object, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    items = value if isinstance(value, list) else [value]
+    return tuple(_path(v, f"{where}[{i}]", required=True) or "" for i, v in enumerate(items))
