@@ -258,8 +258,8 @@ class PromotionRaceError(OperationError):
 
     def __init__(self, tag: str, remote: str) -> None:
         super().__init__(
-            f"{remote} already has {tag}: another promotion of this environment won the race;"
-            " nothing was overwritten and the local tag was removed"
+            f"{remote} already has {tag}: another change to the registry won the race; "
+            "nothing was overwritten and the local tag was removed"
         )
         self.tag = tag
         self.remote = remote

@@ -274,8 +274,11 @@ def push_tag(root: Path, remote: str, name: str) -> None:
     if done.returncode == 0:
         return
     out = done.stdout.decode("utf-8", "replace")
-    if any(line.startswith("!") and ref in line for line in out.splitlines()):
-        raise TagPushRejectedError(remote, name, "a tag of that name exists there")
+    for line in out.splitlines():
+        if line.startswith("!") and ref in line and "already exists" in line:
+            raise TagPushRejectedError(remote, name, "a tag of that name exists there")
+        if line.startswith("!") and ref in line:
+            raise GitError("push", f"{remote} refused {name}: {line.rsplit(chr(9), 1)[-1]}")
     problem = done.stderr.decode("utf-8", "replace").strip().splitlines()
     raise GitError("push", problem[-1] if problem else f"exit code {done.returncode}")
 
@@ -294,15 +297,18 @@ class TagConflictError(GitError):
         self.names = names
 
 
-def fetch_tags(root: Path, remote: str) -> None:
-    """Bring the remote's tags. A local tag the remote has with other contents (a
-    lost race) is never overwritten: TagConflictError names it."""
-    theirs = _remote_tags(root, remote)
+def fetch_tags(root: Path, remote: str, wanted: Callable[[str], bool] = lambda _: True) -> None:
+    """Bring the remote's tags whose names ``wanted`` accepts. A local tag the remote
+    has with other contents (a lost race) is never overwritten: TagConflictError
+    names it."""
+    theirs = {n: oid for n, oid in _remote_tags(root, remote).items() if wanted(n)}
     ours = {t.name: t.oid for t in _local_tag_oids(root)}
     clash = sorted(n for n, oid in theirs.items() if n in ours and ours[n] != oid)
     if clash:
         raise TagConflictError(remote, clash)
-    _run(root, "fetch", "--quiet", "--no-tags", remote, "refs/tags/*:refs/tags/*")
+    missing = [f"refs/tags/{n}:refs/tags/{n}" for n in sorted(theirs) if n not in ours]
+    for start in range(0, len(missing), 500):
+        _run(root, "fetch", "--quiet", "--no-tags", remote, *missing[start : start + 500])
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,7 @@ def test_rollback_is_a_new_assignment_and_history_tells_it(reg: Path) -> None:
     assert listed["environments"] == {"production": "v0.0.1", "staging": "v0.0.2"}
     ok("model", "rollback", "churn", "--env", "production", "--to", "0.0.2")
     nothing = cli("model", "rollback", "churn", "--env", "staging")
-    assert nothing.code == 2 and "has run only v0.0.2" in nothing.err
+    assert nothing.code == 2 and "nothing earlier to go back to than v0.0.2" in nothing.err
     events = json.loads(ok("model", "history", "churn", "--env", "production", "--json"))
     actions = [(e["action"], e["version"]) for e in events if e["action"] != "approve"]
     assert actions == [

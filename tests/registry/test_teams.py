@@ -33,7 +33,7 @@ environments:
 """
 ALICE = "Alice <alice@example.com>"
 BOB = "Bob <bob@example.com>"
-RACE = "another promotion of this environment won the race"
+RACE = "another change to the registry won the race"
 PROMOTE_V2 = ("model", "promote", "churn@v0.0.2", "--to", "production")
 
 
@@ -235,8 +235,8 @@ def test_a_race_lost_between_fetch_and_push_exits_1(
     real_fetch = lockstep_git.fetch_tags
     raced: list[str] = []
 
-    def fetch_then_lose(root: Path, remote: str) -> None:
-        real_fetch(root, remote)
+    def fetch_then_lose(root: Path, remote: str, *rest: Any) -> None:
+        real_fetch(root, remote, *rest)
         if not raced:  # Alice pushes her promotion right after Bob's fetch
             done = subprocess.run(
                 [lockstep_bin(), *PROMOTE_V2, "--push", "--json"],

@@ -33,6 +33,11 @@ TABLE: list[tuple[type[e.LockstepError], int, str | None]] = [
         "if the change is intended, edit the schema or write a new one with "
         "'lockstep data infer-schema PATH'",
     ),
+    (
+        e.PromotionRaceError,
+        1,
+        "run 'git fetch --tags', then run the command again: the gates then see what won",
+    ),
     (e.CheckFailedError, 1, None),
     (
         e.TrackingError,

@@ -3,6 +3,7 @@ and ``check``."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -184,11 +185,13 @@ def promote(
             {
                 "version": result.version.ref,
                 "environment": to,
-                "promoted": result.tag is not None,
+                "promoted": result.tag is not None and not result.already,
                 "tag": result.tag,
                 "gates": [v.to_dict() for v in result.verdicts],
             }
         )
+    elif result.already:
+        echo(f"{to} runs {result.version.ref} already ({result.tag}); nothing to do.")
     else:
         _print_verdicts(result.verdicts)
         if result.tag:
@@ -210,7 +213,8 @@ def rollback(
     """Assign the version the environment ran before (or --to VERSION) as a new tag.
 
     No tag is moved or deleted: the rollback is one more assignment, and the
-    history keeps it. Gates are not run: the version ran there before.
+    history keeps it. Gates are not run: a rollback only returns to a version the
+    environment ran before (any other version needs 'model promote').
     """
     target, current, tag = open_project().models().rollback(name, env, to, push=push)
     was = f"v{current.version}" if current and current.version else None
@@ -235,7 +239,9 @@ def history(
     verdicts, the commit, and the commits between versions with their issue references."""
     models = open_project().models()
     if at is not None:
-        _print_at(models.registry(), name, env, at, json_output)
+        registry = models.registry()
+        models.known(registry, name, env)
+        _print_at(registry, name, env, at, json_output)
         return
     events = models.history(name, env)
     if json_output:
@@ -312,6 +318,9 @@ def _print_verdicts(verdicts: list[Verdict]) -> None:
     for verdict in verdicts:
         mark = "pass" if verdict.passed else "FAIL"
         echo(f"  {mark}  {verdict.gate}: {verdict.summary}")
+        if verdict.evidence:
+            text = json.dumps(verdict.evidence, sort_keys=True, default=str)
+            echo(f"        evidence: {text if len(text) <= 300 else text[:297] + '...'}")
 
 
 def _when(when: float | None) -> str:

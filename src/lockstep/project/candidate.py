@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 from typing import TYPE_CHECKING
 
 from lockstep import git
@@ -10,6 +11,7 @@ from lockstep.registry.flavor import detect
 from lockstep.registry.lineage import lineage
 from lockstep.registry.register import Candidate
 from lockstep.store.build import current_digest
+from lockstep.store.pointer import Pointer
 from lockstep.store.workspace import relative_target
 
 if TYPE_CHECKING:
@@ -27,10 +29,7 @@ def candidate(project: Project, name: str, path: str, actor: str) -> Candidate:
     pointers = project.pointers_at("HEAD")
     pointer = next((p for p in pointers if p.target == target), None)
     if pointer is None:
-        raise RegistryError(
-            f"{target} is not tracked in HEAD: track it with 'lockstep add' (or make it a "
-            "stage's output) and commit the pointer file or lockstep.lock"
-        )
+        pointer = _inside_folder(project, pointers, target)
     now = current_digest(root, target, project.ws.state)
     if now is None:
         raise RegistryError(f"{target} is missing from the workspace: run 'lockstep checkout'")
@@ -39,5 +38,29 @@ def candidate(project: Project, name: str, path: str, actor: str) -> Candidate:
             f"{target} in the workspace differs from what HEAD records ({pointer.location}); "
             "add and commit it, or run 'lockstep checkout'"
         )
-    found = lineage(target, project.lock_at("HEAD"), [p.target for p in pointers])
+    found = lineage(target, pointer.digest, project.lock_at("HEAD"), [p.target for p in pointers])
     return Candidate(name, target, pointer, commit, detect(root / target), found, actor)
+
+
+def _inside_folder(project: Project, pointers: list[Pointer], target: str) -> Pointer:
+    """A model file inside a tracked folder: a pointer for that one file."""
+    folder = next((p for p in pointers if target.startswith(p.target + "/")), None)
+    if folder is None or folder.kind != "dir":
+        raise RegistryError(
+            f"{target} is not tracked in HEAD: track it with 'lockstep add' (or make it a "
+            "stage's output) and commit the pointer file or lockstep.lock"
+        )
+    tree = project.ws.tree(folder.digest)
+    if tree is None:
+        raise RegistryError(
+            f"the listing of {folder.target} is not in the cache: run 'lockstep pull' first"
+        )
+    entry = tree.by_path().get(target[len(folder.target) + 1 :])
+    if entry is None:
+        raise RegistryError(
+            f"{target} is not a file of {folder.target} as HEAD records it "
+            "(a model inside a tracked folder must be one file)"
+        )
+    base = posixpath.dirname(folder.location)
+    path = posixpath.relpath(target, base or ".")
+    return Pointer(folder.location, path, "file", entry.digest, entry.size)

@@ -15,6 +15,7 @@ from lockstep import git
 from lockstep.errors import RegistryError
 from lockstep.registry import promote as promotion
 from lockstep.registry.gates.base import GateContext, Verdict, run_gates
+from lockstep.registry.names import parse
 from lockstep.registry.spec import (
     MODEL_NAME,
     EnvironmentSpec,
@@ -36,6 +37,7 @@ class Promotion:
     env: str
     verdicts: list[Verdict]
     tag: str | None  # None: a gate failed, nothing was promoted
+    already: bool = False  # the environment runs this version already: nothing done
 
     @property
     def failed(self) -> list[str]:
@@ -70,7 +72,7 @@ class Models:
     ) -> Version:
         from lockstep.registry.register import register
 
-        if not MODEL_NAME.fullmatch(name):
+        if not MODEL_NAME.fullmatch(name) or "//" in name:
             raise RegistryError(f"{name!r}: a model name uses letters, digits, '-', '_' and '/'")
         remote = self._remote(push)
         candidate = self._candidate(name, path)
@@ -84,9 +86,10 @@ class Models:
         from lockstep.project.candidate import candidate
 
         spec = self.specs.get(name)
-        chosen = path or (spec.path if spec else None)
-        if chosen is None:
+        if path is None and spec is None:
             raise RegistryError(f"model {name} is not in lockstep.yaml: give --path PATH")
+        # a path from lockstep.yaml is relative to the workspace root, not the cwd
+        chosen = path if path is not None else str(self.root / spec.path)  # type: ignore[union-attr]
         return candidate(self.project, name, chosen, self.actor())
 
     # --- gates and assignments ----------------------------------------------------------
@@ -100,7 +103,11 @@ class Models:
         remote = self._remote(push)
         registry = self.registry()
         version = registry.resolve(ref)
-        verdicts = run_gates(self._context(registry, version, self._env(env)))
+        running = registry.current(version.model, env)
+        spec = self._env(env)
+        if running is not None and running.version == version.version:
+            return Promotion(version, env, [], running.tag, already=True)
+        verdicts = run_gates(self._context(registry, version, spec))
         if any(not v.passed for v in verdicts):
             return Promotion(version, env, verdicts, None)
         extra = {"gates": promotion.gate_record(verdicts)}
@@ -128,8 +135,8 @@ class Models:
         registry = self.registry()
         current = registry.current(name, env)
         target = promotion.rollback_target(registry, name, env, to)
-        reason = f"rollback from v{current.version}" if current else "rollback"
-        extra = {"action": "rollback", "reason": reason}
+        was = str(current.version) if current and current.version else None
+        extra = {"action": "rollback", "from": was, "reason": f"rollback from v{was}"}
         tag = promotion.assign(
             self.root, registry, target, env, actor=self.actor(), extra=extra, push_to=remote
         )
@@ -139,10 +146,18 @@ class Models:
         from lockstep.registry.history import history
 
         registry = self.registry()
+        self.known(registry, name, env)
+        return history(self.root, registry, name, env)
+
+    def known(self, registry: Registry, name: str, env: str | None) -> None:
+        """Refuse a model the registry does not know, or an environment neither
+        lockstep.yaml nor the registry knows."""
         if name not in registry.models():
             known = ", ".join(registry.models()) or "none yet"
             raise RegistryError(f"no registered model named {name!r} (registered: {known})")
-        return history(self.root, registry, name, env)
+        used = registry.assignments.get(name, {})
+        if env is not None and env not in self.environments and env not in used:
+            self._env(env)
 
     # --- helpers ----------------------------------------------------------------------
 
@@ -164,7 +179,7 @@ class Models:
                 f"no Git remote named {settings.remote!r} to push registry tags to "
                 "(set [registry] remote, or pass --no-push)"
             )
-        git.fetch_tags(self.root, settings.remote)
+        git.fetch_tags(self.root, settings.remote, lambda name: parse(name) is not None)
         return settings.remote
 
     def _context(self, registry: Registry, version: Version, env: EnvironmentSpec) -> GateContext:

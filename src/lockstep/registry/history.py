@@ -11,7 +11,9 @@ from typing import Any
 from lockstep import git
 from lockstep.registry.tags import Assignment, Registry, Version, iso, moment
 
-ISSUE_REF = re.compile(r"(?<![\w/&])#\d+\b|\b[A-Z][A-Z0-9]+-\d+\b")
+ISSUE_REF = re.compile(r"(?<![\w&])(?:[\w.-]+/[\w.-]+)?#\d+\b|\b[A-Z][A-Z0-9]+-\d+\b")
+# NAME-123 words that are standards or encodings, not tickets
+NOT_ISSUES = frozenset({"SHA", "UTF", "ISO", "RFC", "PY", "CVE", "TLS", "SSL", "HTTP", "IPV", "MD"})
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,8 @@ def _changes(root: Path, old: str, new: str) -> list[Change]:
 
 
 def _issues(commit: git.Commit) -> list[str]:
-    return ISSUE_REF.findall(f"{commit.subject}\n{commit.body}")
+    found = ISSUE_REF.findall(f"{commit.subject}\n{commit.body}")
+    return [ref for ref in found if ref.split("-", 1)[0] not in NOT_ISSUES]
 
 
 def running_at(registry: Registry, model: str, env: str, when: float) -> Assignment | None:

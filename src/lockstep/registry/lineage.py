@@ -33,9 +33,10 @@ class Lineage:
         }
 
 
-def lineage(model_path: str, lock: LockFile, tracked: Iterable[str]) -> Lineage:
+def lineage(model_path: str, digest: str, lock: LockFile, tracked: Iterable[str]) -> Lineage:
     """``tracked``: every data path lockstep tracks (pointers and stage outputs);
-    only deps among them count as data (code is versioned by the commit)."""
+    only deps among them count as data (code is versioned by the commit). Only
+    stages that evaluated this very model (``digest``) lend it their metrics."""
     data_paths = list(tracked)
 
     def is_data(path: str) -> bool:
@@ -45,8 +46,12 @@ def lineage(model_path: str, lock: LockFile, tracked: Iterable[str]) -> Lineage:
     evaluators = [
         s
         for s in lock.stages.values()
-        if s is not producer and any(overlaps(p, model_path) for p, _ in s.deps)
+        if s is not producer and any(p == model_path and d == digest for p, d in s.deps)
     ]
+    if producer is not None and not any(
+        out.target == model_path and out.digest == digest for out in producer.outs
+    ):
+        producer = None  # the lock file describes another model than this one
     metrics: dict[str, Any] = dict(producer.metrics) if producer else {}
     for stage in evaluators:
         metrics.update(stage.metrics)

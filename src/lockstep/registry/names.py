@@ -1,10 +1,18 @@
 """Tag names of the registry, as GTO writes and reads them, and semantic versions.
 
-churn@v1.2.0                   a version (annotated tag on the commit that has it)
-churn#production#3             the 3rd assignment to production (annotated tag on
-                               the version's commit); the highest number wins
-approval/churn/v1.2.0/production/<12 hex>
-                               an approval by one identity (ignored by GTO)
+::
+
+    churn@v1.2.0              a version: annotated tag on the commit that holds it
+    churn@v1.2.0!             GTO's deregistration of that version
+    churn#production#3        an assignment to production: annotated tag on the
+                              version's commit; N is one above the model's highest N
+                              in any environment, and each assignment is dated after
+                              the one before (GTO orders them by date)
+    churn#production!#4       GTO's unassignment of the version on that commit
+    approval/churn/v1.2.0/production/<12 hex>
+                              one identity's approval (no '@' or '#': GTO ignores it)
+
+Only annotated tags count, as in GTO.
 """
 
 from __future__ import annotations
@@ -17,11 +25,14 @@ from lockstep.errors import InputError
 
 SEMVER = re.compile(r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)")
 NAME = r"[a-zA-Z0-9](?:[a-zA-Z0-9-/_]*[a-zA-Z0-9])?"  # GTO's artifact and stage names
-_VERSION_TAG = re.compile(rf"(?P<model>{NAME})@v(?P<version>\d+\.\d+\.\d+)")
-_ASSIGN_TAG = re.compile(rf"(?P<model>{NAME})#(?P<env>{NAME})#(?P<n>\d+)")
-_APPROVAL_TAG = re.compile(
-    r"approval/(?P<model>.+)/v(?P<version>\d+\.\d+\.\d+)/(?P<env>[a-z0-9-]+)/(?P<who>[0-9a-f]{12})"
+_VERSION_TAG = re.compile(
+    rf"(?P<model>{NAME})@v(?P<version>\d+\.\d+\.\d+)(?P<cancel>!?)(?:#(?P<n>\d+))?"
 )
+_ASSIGN_TAG = re.compile(rf"(?P<model>{NAME})#(?P<env>{NAME})(?P<cancel>!?)(?:#(?P<n>\d+))?")
+_APPROVAL_TAG = re.compile(
+    rf"approval/(?P<model>{NAME})/v(?P<version>\d+\.\d+\.\d+)/(?P<env>{NAME})/[0-9a-f]{{12}}"
+)
+_EMAIL = re.compile(r"<([^>]*)>\s*$")
 
 
 @dataclass(frozen=True, order=True)
@@ -44,6 +55,18 @@ class SemVer:
         return f"{self.major}.{self.minor}.{self.patch}"
 
 
+@dataclass(frozen=True)
+class TagName:
+    """What a registry tag's name says."""
+
+    kind: str  # version | assignment | approval
+    model: str
+    version: SemVer | None = None
+    env: str | None = None
+    number: int = 0
+    cancel: bool = False
+
+
 def version_tag(model: str, version: SemVer) -> str:
     return f"{model}@v{version}"
 
@@ -52,21 +75,30 @@ def assignment_tag(model: str, env: str, number: int) -> str:
     return f"{model}#{env}#{number}"
 
 
+def approver_key(actor: str) -> str:
+    """Who an identity is: its e-mail address, lower-cased (else the whole text)."""
+    match = _EMAIL.search(actor)
+    return (match.group(1) if match else actor).strip().lower()
+
+
 def approval_tag(model: str, version: SemVer, env: str, actor: str) -> str:
-    who = hashlib.sha256(actor.encode("utf-8")).hexdigest()[:12]
+    who = hashlib.sha256(approver_key(actor).encode("utf-8")).hexdigest()[:12]
     return f"approval/{model}/v{version}/{env}/{who}"
 
 
-def parse_version_tag(name: str) -> tuple[str, SemVer] | None:
-    match = _VERSION_TAG.fullmatch(name)
-    return (match["model"], SemVer.parse(match["version"])) if match else None
-
-
-def parse_assignment_tag(name: str) -> tuple[str, str, int] | None:
-    match = _ASSIGN_TAG.fullmatch(name)
-    return (match["model"], match["env"], int(match["n"])) if match else None
-
-
-def parse_approval_tag(name: str) -> tuple[str, SemVer, str] | None:
-    match = _APPROVAL_TAG.fullmatch(name)
-    return (match["model"], SemVer.parse(match["version"]), match["env"]) if match else None
+def parse(name: str) -> TagName | None:
+    """A registry tag's meaning, or None for any other tag."""
+    found = _VERSION_TAG.fullmatch(name)
+    if found:
+        version = SemVer.parse(found["version"])
+        number = int(found["n"] or 0)
+        return TagName("version", found["model"], version, None, number, bool(found["cancel"]))
+    found = _ASSIGN_TAG.fullmatch(name)
+    if found:
+        cancel, number = bool(found["cancel"]), int(found["n"] or 0)
+        return TagName("assignment", found["model"], None, found["env"], number, cancel)
+    found = _APPROVAL_TAG.fullmatch(name)
+    if found:
+        version = SemVer.parse(found["version"])
+        return TagName("approval", found["model"], version, found["env"])
+    return None

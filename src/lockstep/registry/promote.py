@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from lockstep import git
-from lockstep.errors import PromotionRaceError, RegistryError
+from lockstep.errors import GitError, PromotionRaceError, RegistryError
 from lockstep.registry import names, tags
 from lockstep.registry.gates.base import Verdict
 from lockstep.registry.names import SemVer
@@ -53,12 +53,17 @@ def assign(
 
 
 def publish(root: Path, tag: str, remote: str) -> None:
-    """Push one new tag; if the remote has it already, remove ours and say who won."""
+    """Push one new tag. If the remote refuses it, ours is removed, so the local
+    registry never shows what the team's does not: a tag of that name there means
+    another change won the race; anything else is reported as it is."""
     try:
         git.push_tag(root, remote, tag)
     except git.TagPushRejectedError as exc:
         git.delete_tag(root, tag)
         raise PromotionRaceError(tag, remote) from exc
+    except GitError:
+        git.delete_tag(root, tag)
+        raise
 
 
 def gate_record(verdicts: Sequence[Verdict]) -> list[dict[str, Any]]:
@@ -67,7 +72,8 @@ def gate_record(verdicts: Sequence[Verdict]) -> list[dict[str, Any]]:
 
 def approve(root: Path, registry: Registry, version: Version, env: str, actor: str) -> str | None:
     """Record ``actor``'s approval; None when they approved this already."""
-    if actor in registry.approvers(version.model, version.version, env):
+    known = registry.approvers(version.model, version.version, env)
+    if names.approver_key(actor) in {names.approver_key(a) for a in known}:
         return None
     tag = names.approval_tag(version.model, version.version, env, actor)
     body = {
@@ -85,21 +91,36 @@ def approve(root: Path, registry: Registry, version: Version, env: str, actor: s
 
 
 def rollback_target(registry: Registry, model: str, env: str, to: str | None) -> Version:
-    """The version to roll back to: ``to``, else the one ``env`` ran before this one."""
+    """The version to roll back to: ``to`` (one ``env`` ran before), else the one it
+    ran before the current one. A rollback never reaches a version the environment
+    did not run: that is a promotion, with its gates."""
     current = registry.current(model, env)
     if current is None or current.version is None:
         raise RegistryError(f"{model}#{env}: the environment runs nothing to roll back from")
     if to is not None:
-        wanted = SemVer.parse(to)
-        found = registry.find(model, wanted)
-        if found is None:
-            raise RegistryError(f"{model} has no version v{wanted}")
-        return found
-    for earlier in reversed(registry.assignments[model][env][:-1]):
-        if earlier.version is not None and earlier.version != current.version:
-            found = registry.find(model, earlier.version)
-            if found is not None:
-                return found
-    raise RegistryError(
-        f"{model}#{env} has run only v{current.version}; give --to VERSION to pick another"
-    )
+        return _earlier(registry, model, env, SemVer.parse(to), current.version)
+    stack = registry.stack(model, env)
+    if len(stack) < 2:
+        raise RegistryError(
+            f"{model}#{env} has nothing earlier to go back to than v{current.version}; "
+            "give --to VERSION (one it ran before)"
+        )
+    return _registered(registry, model, stack[-2])
+
+
+def _earlier(registry: Registry, model: str, env: str, wanted: SemVer, running: SemVer) -> Version:
+    if wanted == running:
+        raise RegistryError(f"{model}#{env} runs v{wanted} already")
+    if wanted not in registry.ran(model, env):
+        raise RegistryError(
+            f"{model}#{env} never ran v{wanted}: promote it with 'lockstep model promote' "
+            "(a rollback returns only to a version the environment ran before)"
+        )
+    return _registered(registry, model, wanted)
+
+
+def _registered(registry: Registry, model: str, version: SemVer) -> Version:
+    found = registry.find(model, version)
+    if found is None:
+        raise RegistryError(f"{model} has no registered version v{version}")
+    return found

@@ -21,6 +21,7 @@ Errors name the file, the model or environment, and the gate.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -74,7 +75,7 @@ GATES: dict[str, GateOptions] = {
     "data": {},
     "champion": {
         "metric": (lambda v: isinstance(v, str) and bool(v), _REQUIRED),
-        "min_delta": (lambda v: _number(v) and v >= 0, 0.0),
+        "min_delta": (lambda v: _number(v) and 0 <= v < float("inf"), 0.0),
         "direction": (lambda v: v in ("max", "min"), "max"),
     },
     "approval": {"count": (_count, 1)},
@@ -176,9 +177,12 @@ def _known(body: Mapping[str, Any], fields: tuple[str, ...], where: str) -> None
 def _path(value: object, where: str, required: bool = False) -> str | None:
     if value is None and not required:
         return None
-    if not isinstance(value, str) or not value or value.startswith("/") or ".." in value.split("/"):
+    if not isinstance(value, str) or not value or value.startswith("/"):
         raise ConfigError(FILE, where, "must be a relative path inside the workspace")
-    return value.strip("/")
+    normal = posixpath.normpath(value)
+    if normal in (".", "") or normal.split("/")[0] == "..":
+        raise ConfigError(FILE, where, "must be a relative path inside the workspace")
+    return normal
 
 
 def _paths(value: object, where: str) -> tuple[str, ...]:

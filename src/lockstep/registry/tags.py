@@ -14,6 +14,7 @@ Tags made by GTO itself (no JSON) are read too, with empty metadata.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -26,6 +27,9 @@ from lockstep.registry import names
 from lockstep.registry.names import SemVer
 
 FORMAT = "lockstep/registry@1"
+_REF = re.compile(
+    rf"(?P<model>{names.NAME})(?:@(?P<version>v?\d+\.\d+\.\d+|latest|greatest)|#(?P<env>{names.NAME}))?"
+)
 
 
 def message(title: str, body: Mapping[str, Any]) -> str:
@@ -35,11 +39,13 @@ def message(title: str, body: Mapping[str, Any]) -> str:
 
 
 def metadata(text: str) -> dict[str, Any]:
+    """The JSON object of a tag message (anything after it, such as the signature
+    block of a signed tag, is ignored); empty when there is none."""
     start = text.find("\n{")
     if start < 0:
         return {}
     try:
-        data = json.loads(text[start + 1 :])
+        data, _ = json.JSONDecoder().raw_decode(text, start + 1)
     except ValueError:
         return {}
     return data if isinstance(data, dict) and data.get("format") == FORMAT else {}
@@ -95,6 +101,15 @@ class Assignment:
     actor: str | None
     version: SemVer | None
     meta: Mapping[str, Any] = field(default_factory=dict)
+    cancel: bool = False  # GTO's unassignment
+
+    @property
+    def action(self) -> str:
+        return "unassign" if self.cancel else str(self.meta.get("action", "promote"))
+
+    @property
+    def when(self) -> float:
+        return moment(self.meta, self.time)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -106,7 +121,7 @@ class Assignment:
             "commit": self.commit,
             "time": iso(self.time),
             "actor": self.actor,
-            "action": self.meta.get("action", "assign"),
+            "action": self.action,
             "gates": self.meta.get("gates", []),
             "reason": self.meta.get("reason"),
         }
@@ -128,53 +143,69 @@ class Registry:
     versions: dict[str, list[Version]] = field(default_factory=dict)
     assignments: dict[str, dict[str, list[Assignment]]] = field(default_factory=dict)
     approvals: list[Approval] = field(default_factory=list)
+    numbers: dict[str, set[int]] = field(default_factory=dict)  # every #N a model's tags use
 
     @classmethod
     def load(cls, root: Path) -> Registry:
+        """The registry of the repository at ``root``: annotated tags only (as GTO)."""
         registry = cls()
-        records = git.tags(root)
-        for record in records:
-            registry._add_version(record)
-        for record in records:
-            registry._add_other(record)
-        for found in registry.versions.values():
-            found.sort(key=lambda v: v.version)
+        records = [(r, names.parse(r.name)) for r in git.tags(root) if r.annotated]
+        found = [(r, n) for r, n in records if n is not None]
+        dropped = {(n.model, n.version) for _, n in found if n.kind == "version" and n.cancel}
+        for record, name in found:
+            alive = (name.model, name.version) not in dropped
+            if name.kind == "version" and not name.cancel and alive:
+                registry._add_version(record, name)
+            registry.numbers.setdefault(name.model, set()).add(name.number)
+        for record, name in found:
+            if name.kind == "assignment":
+                registry._add_assignment(record, name)
+            elif name.kind == "approval":
+                registry._add_approval(record, name)
+        for versions in registry.versions.values():
+            versions.sort(key=lambda v: v.version)
         for envs in registry.assignments.values():
             for assigned in envs.values():
-                assigned.sort(key=lambda a: a.number)
+                assigned.sort(key=lambda a: (a.time or 0.0, a.number))
         return registry
 
-    def _add_version(self, record: git.TagRecord) -> None:
-        parsed = names.parse_version_tag(record.name)
-        if parsed is None:
-            return
-        model, version = parsed
+    def _add_version(self, record: git.TagRecord, name: names.TagName) -> None:
+        assert name.version is not None
         meta = metadata(record.message)
         actor = meta.get("actor") or record.tagger
-        found = Version(model, version, record.name, record.commit, record.time, actor, meta)
-        self.versions.setdefault(model, []).append(found)
+        found = Version(
+            name.model, name.version, record.name, record.commit, record.time, actor, meta
+        )
+        self.versions.setdefault(name.model, []).append(found)
 
-    def _add_other(self, record: git.TagRecord) -> None:
-        assigned = names.parse_assignment_tag(record.name)
-        if assigned is not None:
-            model, env, number = assigned
-            meta = metadata(record.message)
-            version = self._version_at(model, record.commit, meta)
-            actor = meta.get("actor") or record.tagger
-            found = Assignment(
-                model, env, number, record.name, record.commit, record.time, actor, version, meta
-            )
-            self.assignments.setdefault(model, {}).setdefault(env, []).append(found)
-            return
-        approval = names.parse_approval_tag(record.name)
-        if approval is not None:
-            model, version, env = approval
-            meta = metadata(record.message)
-            actor = meta.get("actor") or record.tagger or "unknown"
-            when = moment(meta, record.time)
-            self.approvals.append(
-                Approval(model, version, env, actor, record.time, record.name, when)
-            )
+    def _add_assignment(self, record: git.TagRecord, name: names.TagName) -> None:
+        assert name.env is not None
+        meta = metadata(record.message)
+        version = self._version_at(name.model, record.commit, meta)
+        actor = meta.get("actor") or record.tagger
+        found = Assignment(
+            name.model,
+            name.env,
+            name.number,
+            record.name,
+            record.commit,
+            record.time,
+            actor,
+            version,
+            meta,
+            name.cancel,
+        )
+        self.assignments.setdefault(name.model, {}).setdefault(name.env, []).append(found)
+
+    def _add_approval(self, record: git.TagRecord, name: names.TagName) -> None:
+        assert name.version is not None and name.env is not None
+        meta = metadata(record.message)
+        actor = meta.get("actor") or record.tagger or "unknown"
+        when = moment(meta, record.time)
+        approval = Approval(
+            name.model, name.version, name.env, actor, record.time, record.name, when
+        )
+        self.approvals.append(approval)
 
     def _version_at(self, model: str, commit: str, meta: Mapping[str, Any]) -> SemVer | None:
         for version in self.versions.get(model, []):
@@ -195,18 +226,44 @@ class Registry:
     def find(self, model: str, version: SemVer) -> Version | None:
         return next((v for v in self.versions.get(model, []) if v.version == version), None)
 
+    def stack(self, model: str, env: str) -> list[SemVer]:
+        """The versions ``env`` can fall back to, the running one last: an assignment
+        puts its version on top, an unassignment takes it out, and a rollback also
+        takes out the version it rolled back from."""
+        stack: list[SemVer] = []
+        for a in self.assignments.get(model, {}).get(env, []):
+            if a.version is None:
+                continue
+            if a.version in stack:
+                stack.remove(a.version)
+            if a.cancel:
+                continue
+            rolled = a.meta.get("from") if a.action == "rollback" else None
+            if isinstance(rolled, str):
+                stack = [v for v in stack if str(v) != rolled]
+            stack.append(a.version)
+        return stack
+
     def current(self, model: str, env: str) -> Assignment | None:
-        """What ``env`` runs now: its highest-numbered assignment."""
-        found = self.assignments.get(model, {}).get(env)
-        return found[-1] if found else None
+        """What ``env`` runs now: the newest assignment of the version on top."""
+        stack = self.stack(model, env)
+        if not stack:
+            return None
+        found = self.assignments[model][env]
+        return next(a for a in reversed(found) if a.version == stack[-1] and not a.cancel)
+
+    def ran(self, model: str, env: str) -> list[SemVer]:
+        """Every version ever assigned to ``env``."""
+        found = self.assignments.get(model, {}).get(env, [])
+        return sorted({a.version for a in found if a.version is not None and not a.cancel})
 
     def environments(self, model: str) -> dict[str, Assignment]:
-        return {env: found[-1] for env, found in self.assignments.get(model, {}).items() if found}
+        running = {env: self.current(model, env) for env in self.assignments.get(model, {})}
+        return {env: a for env, a in running.items() if a is not None}
 
     def next_number(self, model: str) -> int:
-        """One above the model's highest assignment number in any environment (GTO)."""
-        numbers = [a.number for found in self.assignments.get(model, {}).values() for a in found]
-        return max(numbers, default=0) + 1
+        """One above the highest ``#N`` of the model's tags (GTO's counter)."""
+        return max(self.numbers.get(model, {0}) | {0}) + 1
 
     def last_time(self, model: str) -> float:
         """The newest assignment's date: the next one must be later (GTO orders by date)."""
@@ -214,29 +271,33 @@ class Registry:
         return max(times, default=0.0)
 
     def approvers(self, model: str, version: SemVer, env: str) -> list[str]:
-        return sorted(
-            {
-                a.actor
-                for a in self.approvals
-                if a.model == model and a.version == version and a.env == env
-            }
-        )
+        """Distinct approvers (one per e-mail address), as their identities."""
+        found: dict[str, str] = {}
+        for a in self.approvals:
+            if a.model == model and a.version == version and a.env == env:
+                found.setdefault(names.approver_key(a.actor), a.actor)
+        return sorted(found.values())
 
     def resolve(self, ref: str) -> Version:
-        """``NAME@vX.Y.Z``, ``NAME#ENV`` (what ENV runs now) or ``NAME`` (latest)."""
-        if "#" in ref:
-            model, _, env = ref.partition("#")
+        """``NAME@vX.Y.Z``, ``NAME@latest``, ``NAME#ENV`` (what ENV runs now) or ``NAME``
+        (the latest version)."""
+        found = _REF.fullmatch(ref)
+        if found is None:
+            raise RegistryError(f"{ref!r} is not a model reference (NAME, NAME@vX.Y.Z or NAME#ENV)")
+        model, version, env = found["model"], found["version"], found["env"]
+        if model not in self.models():
+            known = ", ".join(self.models()) or "none yet"
+            raise RegistryError(f"no registered model named {model!r} (registered: {known})")
+        if env is not None:
             assigned = self.current(model, env)
             if assigned is None or assigned.version is None:
                 raise RegistryError(f"{ref}: environment {env} runs no version of {model}")
             return self._require(model, assigned.version, ref)
-        if "@" in ref:
-            model, _, text = ref.partition("@")
-            return self._require(model, SemVer.parse(text), ref)
-        latest = self.latest(ref)
+        if version is not None and version not in ("latest", "greatest"):
+            return self._require(model, SemVer.parse(version), ref)
+        latest = self.latest(model)
         if latest is None:
-            known = ", ".join(self.models()) or "none yet"
-            raise RegistryError(f"no registered model named {ref!r} (registered: {known})")
+            raise RegistryError(f"{model} has no registered version")
         return latest
 
     def _require(self, model: str, version: SemVer, ref: str) -> Version:

@@ -31,7 +31,8 @@ def evaluate(spec: GateSpec, ctx: GateContext) -> Verdict:
     inputs = _inputs(version.meta.get("inputs"), model.data)
     if not inputs:
         return Verdict("data", False, "no training data recorded for this version", {})
-    reports = {path: _check(ctx, path, digest, schema.decode("utf-8")) for path, digest in inputs}
+    text = schema.decode("utf-8")
+    reports = {path: _check(ctx, (path, held, digest), text) for path, held, digest in inputs}
     failed = sorted(p for p, r in reports.items() if not r.get("ok"))
     summary = (
         f"{len(reports)} dataset(s) pass {model.schema}"
@@ -42,13 +43,21 @@ def evaluate(spec: GateSpec, ctx: GateContext) -> Verdict:
     return Verdict("data", not failed, summary, evidence)
 
 
-def _inputs(recorded: object, chosen: tuple[str, ...]) -> list[tuple[str, str]]:
+def _inputs(recorded: object, chosen: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    """(path to check, recorded path holding it, its digest): every recorded table, or
+    the model's ``data:`` paths, which may lie inside a recorded folder."""
     if not isinstance(recorded, dict):
         return []
-    pairs = [(str(p), str(d)) for p, d in sorted(recorded.items())]
-    if chosen:
-        pairs = [(p, d) for p, d in pairs if p in chosen]
-    return [(p, d) for p, d in pairs if _tabular(p)]
+    pairs = sorted((str(p), str(d)) for p, d in recorded.items())
+    if not chosen:
+        return [(p, p, d) for p, d in pairs if _tabular(p)]
+    found = []
+    for wanted in chosen:
+        for path, digest in pairs:
+            if wanted == path or wanted.startswith(path + "/"):
+                found.append((wanted, path, digest))
+                break
+    return found
 
 
 def _tabular(path: str) -> bool:
@@ -56,16 +65,19 @@ def _tabular(path: str) -> bool:
     return name.endswith(TABLE_SUFFIXES) or "." not in name.rpartition("/")[2]
 
 
-def _check(ctx: GateContext, path: str, digest: str, schema: str) -> dict[str, Any]:
-    """Validate one recorded dataset; problems reading it fail it, with the reason."""
+def _check(ctx: GateContext, where: tuple[str, str, str], schema: str) -> dict[str, Any]:
+    """Validate one recorded dataset (or a part of a recorded folder); problems
+    reading it fail it, with the reason."""
     from lockstep.datacheck import files_under, load_table, validate
 
+    path, held, digest = where
     hex_digest = parse_digest(digest)
     if hex_digest is None:
         return {"ok": False, "error": f"bad digest {digest!r}"}
     with tempfile.TemporaryDirectory(prefix="lockstep-data-gate-") as tmp:
-        dest = Path(tmp) / Path(path).name
-        ctx.materialize(hex_digest, "auto", dest)
+        copy = Path(tmp) / Path(held).name
+        ctx.materialize(hex_digest, "auto", copy)
+        dest = copy / path[len(held) + 1 :] if path != held else copy
         try:
             files = [(_shown(name, dest, path), real) for name, real in files_under(dest)]
             report = validate(load_table(files), schema, str(ctx.model.schema if ctx.model else ""))
