@@ -142,6 +142,11 @@ def test_a_folder_of_csv_and_parquet_files(here: Path) -> None:
     ("name", "content", "problem"),
     [
         ("ragged.csv", b"a,b\n1,2\n1,2,3\n", "ragged.csv: not a readable CSV file"),
+        (
+            "shifted.csv",
+            b"a,b\n1,2,3\n",
+            "shifted.csv: not a readable CSV file: the first row has more fields than the header",
+        ),
         ("noise.csv", bytes(range(128, 256)) * 3, "noise.csv: not a readable CSV file"),
         ("table.xlsx", b"PK\x03\x04", "table.xlsx: is not a .csv, .parquet or .pq file"),
     ],
@@ -168,3 +173,70 @@ def test_a_malformed_schema_exits_2_naming_it(here: Path) -> None:
     )
     missing = cli("data", "validate", "train.csv", "--schema", "nope.yaml")
     assert (missing.code, missing.err) == (2, "error: nope.yaml: does not exist\n")
+
+
+def test_timezone_aware_datetimes_infer_a_schema_they_pass(here: Path) -> None:
+    moments = pd.to_datetime(["2024-01-01", "2024-01-02 08:00:00.25"], format="ISO8601")
+    pd.DataFrame({"t": moments.tz_localize("UTC")}).to_parquet("tz.parquet")
+    inferred = cli("data", "infer-schema", "tz.parquet")
+    assert (inferred.code, inferred.err) == (0, "")
+    assert "less_than_or_equal_to(2024-01-02 08:00:00.250000+00:00)" in inferred.out
+    checked = cli("data", "validate", "tz.parquet", "--schema", "tz.parquet.schema.yaml")
+    assert (checked.code, checked.err) == (0, "")
+
+
+@pytest.mark.parametrize(
+    ("check", "problem"),
+    [
+        ('str_matches: "["', "columns.city.str_matches: is not a valid regular expression: "),
+        ("greater_than: 5", "columns.city.greater_than: must be text, not 5"),
+        ("str_length: five", "columns.city.str_length: must be a whole number >= 0, not 'five'"),
+    ],
+)
+def test_a_check_value_of_the_wrong_type_exits_2_naming_the_field(
+    here: Path, check: str, problem: str
+) -> None:
+    train().to_csv("train.csv", index=False)
+    (here / "s.yaml").write_text(f"columns:\n  city:\n    dtype: str\n    {check}\n")
+    result = cli("data", "validate", "train.csv", "--schema", "s.yaml")
+    assert (result.code, result.out) == (2, "")
+    assert result.err.startswith(f"error: s.yaml: {problem}")
+    assert len(result.err.splitlines()) == 1
+
+
+def test_greater_than_a_word_is_a_bad_schema_not_failing_data(here: Path) -> None:
+    train().to_csv("train.csv", index=False)
+    (here / "s.yaml").write_text("columns:\n  age:\n    greater_than: zero\n")
+    result = cli("data", "validate", "train.csv", "--schema", "s.yaml")
+    assert (result.code, result.out) == (2, "")
+    assert result.err == (
+        "error: s.yaml: columns.age.greater_than: must be a number or a date, not 'zero'\n"
+    )
+
+
+def test_out_must_name_a_file(here: Path) -> None:
+    train().to_csv("train.csv", index=False)
+    (here / "schemas").mkdir()
+    result = cli("data", "infer-schema", "train.csv", "--out", "schemas")
+    assert (result.code, result.out) == (2, "")
+    assert result.err == "error: schemas: is a folder: name a schema file with --out\n"
+    assert list((here / "schemas").iterdir()) == []
+    under_a_file = cli("data", "infer-schema", "train.csv", "--out", "train.csv/s.yaml")
+    assert under_a_file.code == 2
+    assert under_a_file.err == (
+        "error: train.csv/s.yaml: cannot be written: train.csv is a file, not a folder\n"
+    )
+
+
+def test_codes_keep_their_leading_zeros(here: Path) -> None:
+    (here / "codes.csv").write_text("zip,n\n02134,1\n10001,2\n")
+    inferred = cli("data", "infer-schema", "codes.csv", "--json")
+    assert inferred.code == 0, inferred.err
+    (zip_code, _) = json.loads(inferred.out)["columns"]
+    assert zip_code["dtype"] in ("str", "string[pyarrow]", "string[python]")
+    text = (here / "codes.csv.schema.yaml").read_text()
+    (here / "codes.csv.schema.yaml").write_text(
+        text.replace("  zip:\n", "  zip:\n    str_length: 5\n    isin: ['02134', '10001']\n")
+    )
+    checked = cli("data", "validate", "codes.csv", "--schema", "codes.csv.schema.yaml")
+    assert (checked.code, checked.err) == (0, ""), checked.out

@@ -142,8 +142,64 @@ def test_schema_columns_describe_the_schema() -> None:
         ("columns:\n  a: 5\n", "columns.a: must be a mapping"),
         ("columns:\n  a:\n    dtype: int64\n    greater_than_or_equal: 0\n", "columns.a.greater"),
         ("columns:\n  a:\n    dtype: no-such-type\n", "not a pandera schema: data type"),
-        ("columns:\n  a:\n    greater_than: {x: 1}\n", "not a pandera schema"),
+        ("columns:\n  a:\n    greater_than: {x: 1}\n", "columns.a.greater_than.x: is not an arg"),
+        ("columns:\n  a:\n    greater_than: {ignore_na: false}\n", "not a pandera schema"),
         ("columns:\n  a:\n    in_range: 5\n    checks: {}\n", "either under 'checks:' or as keys"),
+        # values of the wrong type name their field, not a TypeError raised by the data
+        (
+            'columns:\n  a:\n    str_matches: "["\n',
+            r"columns\.a\.str_matches: is not a valid regular",
+        ),
+        ("columns:\n  a:\n    str_contains: {pattern: '(x'}\n", r"str_contains\.pattern: is not a"),
+        ("columns:\n  '[':\n    regex: true\n", r"columns\.\[: is not a valid regular expression"),
+        ("columns:\n  a:\n    greater_than: zero\n", "a.greater_than: must be a number or a date"),
+        (
+            "columns:\n  a:\n    dtype: int64\n    le: '5'\n",
+            "columns.a.le: must be a number, not '5'",
+        ),
+        ("columns:\n  a:\n    dtype: int64\n    isin: 5\n", "columns.a.isin: must be a list"),
+        (
+            "columns:\n  a:\n    dtype: int64\n    isin: [1, x]\n",
+            r"isin\[1\]: must be a number, not 'x'",
+        ),
+        ("columns:\n  a:\n    dtype: str\n    greater_than: 5\n", "must be text, not 5"),
+        ("columns:\n  a:\n    str_startswith: 5\n", "columns.a.str_startswith: must be text"),
+        ("columns:\n  a:\n    str_length: -1\n", "str_length: must be a whole number >= 0"),
+        ("columns:\n  a:\n    in_range: 5\n", "in_range: needs a mapping of its arguments"),
+        ("columns:\n  a:\n    in_range: {min_value: 0, max: 1}\n", "in_range.max: is not an arg"),
+        ("columns:\n  a:\n    greater_than:\n", "columns.a.greater_than: must be a number"),
+        ("columns:\n  a:\n    nullable: 'no'\n", "columns.a.nullable: must be true or false"),
+        ("columns:\n  a:\n    dtype: 5\n", "columns.a.dtype: must be a dtype name"),
+        ("coerce: 'no'\ncolumns: {}\n", "coerce: must be true or false, not 'no'"),
+        ("strict: 'yes'\ncolumns: {}\n", "strict: must be true, false or 'filter'"),
+        ("columns:\n  a:\n    isin: [x]\n    ignore_na: 1\n", "a.ignore_na: is neither"),
+        (
+            "columns:\n  a:\n    isin: {allowed_values: [x], ignore_na: 1}\n",
+            "ignore_na: must be true",
+        ),
+        ("columns:\n  a:\n    checks: {greater_than: zero}\n", "a.checks.greater_than: must be"),
+        ("columns:\n  a:\n    checks: {nope: 1}\n", "columns.a.checks.nope: is not a check"),
+        ("columns:\n  a:\n    checks: 5\n", "columns.a.checks: must map each check"),
+        (
+            "columns:\n  a:\n    checks:\n    - {min_value: x, options: {check_name: gt}}\n",
+            r"columns\.a\.checks\[0\]\.min_value: must be a number or a date, not 'x'",
+        ),
+        (
+            "columns:\n  a:\n    checks:\n    - {value: 1}\n",
+            r"checks\[0\]: must be a mapping naming",
+        ),
+        (
+            "columns:\n  t:\n    dtype: datetime64[ns]\n    ge: soon\n",
+            "columns.t.ge: must be a date or time such as '2024-01-31 12:00:00', not 'soon'",
+        ),
+        (
+            "columns:\n  t:\n    dtype: datetime64[ns]\n    ge: 2024-01-01 00:00:00+02:00\n",
+            "columns.t.ge: has a timezone, and the column's dtype has none",
+        ),
+        (
+            "columns:\n  t:\n    dtype: timedelta64[ns]\n    ge: later\n",
+            "columns.t.ge: must be a duration",
+        ),
     ],
 )
 def test_a_malformed_schema_names_the_file(text: str, problem: str) -> None:
@@ -188,3 +244,93 @@ def test_fractions_fail_every_integer_dtype_once(dtype: str) -> None:
     frame = pd.DataFrame({"n": [1.0, 2.5, 3.0, 4.25]})
     failures = validate(frame, text, "s.yaml").failures
     assert failures == (ColumnFailure("n", f"coerce_dtype('{dtype}')", 2, ("2.5", "4.25")),)
+
+
+def timestamps() -> pd.DataFrame:
+    moments = pd.to_datetime(["2024-01-01 00:00:00", "2024-03-01 12:30:00.5"], format="ISO8601")
+    return pd.DataFrame(
+        {
+            "utc": moments.tz_localize("UTC"),
+            "oslo": moments.tz_localize("Europe/Oslo"),
+            "naive": moments,
+        }
+    )
+
+
+def test_timezone_aware_datetimes_make_a_schema_they_pass(tmp_path: Path) -> None:
+    """Their ranges are written as text, with the offset and fractions of a second."""
+    timestamps().to_parquet(tmp_path / "t.parquet")
+    frame = load_table(files_under(tmp_path / "t.parquet"))
+    text = infer_schema(frame)
+    body = yaml.safe_load(text)
+    assert body["columns"]["utc"]["greater_than_or_equal_to"] == "2024-01-01 00:00:00+00:00"
+    assert body["columns"]["oslo"]["less_than_or_equal_to"] == "2024-03-01 12:30:00.500000+01:00"
+    assert body["columns"]["naive"]["less_than_or_equal_to"] == "2024-03-01 12:30:00.500000"
+    assert validate(frame, text, "t.schema.yaml") == SchemaReport(ok=True, failures=(), rows=2)
+
+    later = frame.copy()
+    later.loc[1, "utc"] = pd.Timestamp("2025-01-01", tz="UTC")
+    later.loc[0, "naive"] = pd.Timestamp("2023-12-31")
+    found = by_column(validate(later, text, "t.schema.yaml"))
+    assert set(found) == {
+        ("utc", "less_than_or_equal_to(2024-03-01 12:30:00.500000+00:00)"),
+        ("naive", "greater_than_or_equal_to(2024-01-01 00:00:00)"),
+    }
+
+
+def test_well_typed_checks_in_every_layout_are_read() -> None:
+    """What the type checks of schema values accept, in pandera's three layouts."""
+    text = """
+columns:
+  n:
+    dtype: int64
+    in_range: {min_value: 0, max_value: 10, include_max: false}
+    isin: [1, 2, 3, 4.0]
+  code:
+    dtype: str
+    str_matches: '^[0-9]{4}$'
+    str_length: {min_value: 4, max_value: 4}
+    ge: '0000'
+  day:
+    dtype: datetime64[ns]
+    checks:
+      greater_than_or_equal_to: 2024-01-01
+      less_than: {max_value: '2024-02-01 00:00:00', options: {raise_warning: false}}
+  at:
+    dtype: datetime64[ns, UTC]
+    checks:
+    - {min_value: 2024-01-01, options: {check_name: greater_than_or_equal_to}}
+    - {value: '2024-02-01T00:00:00+01:00', options: {check_name: less_than}}
+  any:
+    equal_to: x
+  since:
+    dtype: date
+    ge: 2024-01-01
+coerce: true
+"""
+
+    def frame(n: int, code: str, day: str, other: str) -> pd.DataFrame:
+        days = pd.to_datetime([day, "2024-01-31"])
+        return pd.DataFrame(
+            {
+                "n": [1, n],
+                "code": ["0123", code],
+                "day": days,
+                "at": days.tz_localize("UTC"),
+                "any": ["x", other],
+                "since": [d.date() for d in days],
+            }
+        )
+
+    assert validate(frame(4, "9999", "2024-01-01", "x"), text, "s.yaml").ok
+    failing = validate(frame(10, "123", "2023-12-31", "y"), text, "s.yaml").failures
+    assert {(f.column, f.check) for f in failing} == {
+        ("n", "in_range(0, 10)"),
+        ("n", "isin([1, 2, 3, 4.0])"),
+        ("code", "str_matches('^[0-9]{4}$')"),
+        ("code", "str_length(4, 4)"),
+        ("day", "greater_than_or_equal_to(2024-01-01 00:00:00)"),
+        ("at", "greater_than_or_equal_to(2024-01-01 00:00:00)"),
+        ("any", "equal_to(x)"),
+        ("since", "greater_than_or_equal_to(2024-01-01)"),
+    }

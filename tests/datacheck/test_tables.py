@@ -91,6 +91,10 @@ def test_an_unknown_suffix(tmp_path: Path) -> None:
     ("name", "content", "problem"),
     [
         ("ragged.csv", b"a,b\n1,2\n1,2,3,4\n", "not a readable CSV file: Error tokenizing"),
+        # pandas would make the first field an index and shift the row: a=2, b=3
+        ("shifted.csv", b"a,b\n1,2,3\n", "the first row has more fields than the header"),
+        ("shifted.csv", b"a,b\n1,2,3\n4,5,6\n", "the first row has more fields than the header"),
+        ("shifted.csv", b"a,b\n1,2,3,4\n", "the first row has more fields than the header"),
         ("binary.csv", b"\xff\xfe\x00\xca\xfe" * 40, "not a readable CSV file"),
         ("empty.csv", b"", "is empty"),
         ("broken.parquet", b"PAR1 not really", "not a readable Parquet file"),
@@ -127,3 +131,32 @@ def test_importing_the_package_loads_no_pandas() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_short_rows_are_missing_values(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text("a,b\n1\n2,3\n")
+    frame = load_table(files_under(tmp_path / "t.csv"))
+    assert frame["a"].tolist() == [1, 2]
+    assert frame["b"].isna().tolist() == [True, False]
+
+
+def test_digit_codes_with_leading_zeros_stay_text(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text(
+        "zip,id,n,score,zero,name\n02134,-007,1,0.5,0,Oslo\n10001,,2,,0,Lima\n"
+    )
+    frame = load_table(files_under(tmp_path / "t.csv"))
+    assert frame["zip"].tolist() == ["02134", "10001"]
+    assert frame["id"].tolist()[0] == "-007" and frame["id"].isna().tolist() == [False, True]
+    assert frame["zip"].dtype == frame["name"].dtype  # text, like any text column
+    assert frame["n"].dtype == "int64" and frame["zero"].dtype == "int64"
+    assert frame["score"].dtype == "float64"  # 0.5 has no leading zero to keep
+
+
+def test_a_code_column_is_text_in_every_file_of_a_folder(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("zip,n\n02134,1\n")
+    (tmp_path / "b.csv").write_text("zip,n\n94105,2\n")
+    pd.DataFrame({"zip": ["33101"], "n": [3]}).to_parquet(tmp_path / "c.parquet")
+    frame = load_table(files_under(tmp_path))
+    assert frame["zip"].tolist() == ["02134", "94105", "33101"]
+    assert frame["n"].tolist() == [1, 2, 3]
+    assert frame["zip"].dtype == pd.read_csv(tmp_path / "a.csv", dtype=str)["zip"].dtype

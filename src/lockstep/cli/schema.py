@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from lockstep.cli.app import JSON_OPTION, echo, emit_json
-from lockstep.errors import SchemaCheckFailedError
+from lockstep.errors import OperationError, PathError, SchemaCheckFailedError
 
 if TYPE_CHECKING:
     from lockstep.datacheck import ColumnFailure, ColumnSpec
@@ -19,6 +19,8 @@ data_app = typer.Typer(
     help="Check tabular data (CSV, Parquet) against a pandera schema.",
     no_args_is_help=True,
 )
+
+_IS_A_FOLDER = "is a folder: name a schema file with --out"
 
 PATH = typer.Argument(
     ...,
@@ -44,13 +46,13 @@ def infer_schema(
     """
     from lockstep import datacheck
 
+    target = out if out is not None else datacheck.schema_path_for(path)
+    if target.is_dir():  # refused before the data is read
+        raise PathError(str(target), _IS_A_FOLDER)
     files = datacheck.files_under(path)
     frame = datacheck.load_table(files)
     text = datacheck.infer_schema(frame, str(path))
-    target = out if out is not None else datacheck.schema_path_for(path)
-    from lockstep.fs import atomic_write_text
-
-    atomic_write_text(target, text)
+    _write(target, text)
     columns = datacheck.schema_columns(text, str(target))
     if json_output:
         emit_json(
@@ -99,6 +101,22 @@ def validate(
         _print_failures(report.failures)
     if not report.ok:
         raise SchemaCheckFailedError(str(path), str(schema), report.columns, len(report.failures))
+
+
+def _write(target: Path, text: str) -> None:
+    """Write the schema; errors name ``target``, not its temporary file."""
+    from lockstep.fs import atomic_write_text
+
+    try:
+        atomic_write_text(target, text)
+    except IsADirectoryError as exc:
+        raise PathError(str(target), _IS_A_FOLDER) from exc
+    except (NotADirectoryError, FileExistsError) as exc:  # a part of the path is a file
+        files = [p for p in target.parents if p.exists() and not p.is_dir()]
+        problem = f"{files[-1]} is a file, not a folder" if files else str(exc.strerror or exc)
+        raise PathError(str(target), f"cannot be written: {problem}") from exc
+    except OSError as exc:
+        raise OperationError(f"{target}: cannot be written: {exc.strerror or exc}") from exc
 
 
 def _print_columns(columns: Sequence[ColumnSpec]) -> None:

@@ -5,11 +5,20 @@ A table is named by a pair (display name, absolute path): the display name
 errors; the path is where the bytes are, which may be a cache object without
 any extension. Files of one table must have the same columns; their rows are
 concatenated in the order given.
+
+CSV files are read with pandas' type inference, with two exceptions. A row with
+more fields than the header is an error: pandas would otherwise take the first
+row's extra field for an index and shift its values one column to the right.
+A column pandas reads as numbers is kept as text when one of its values has a
+leading zero (``0123``, ``-007``): such a column holds codes (postcodes,
+identifiers), and as numbers ``0123`` and ``123`` would be the same value. The
+same column of the other CSV files of the table is then read as text as well.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +32,7 @@ CSV_SUFFIXES = (".csv",)
 PARQUET_SUFFIXES = (".parquet", ".pq")
 SUFFIXES = CSV_SUFFIXES + PARQUET_SUFFIXES
 _EXPECTED = "a .csv, .parquet or .pq file"
+_LEADING_ZERO = r"\s*[+-]?0[0-9]"  # 0123, -007; not 0, 0.5 or 0e3
 
 
 def table_format(name: str) -> str | None:
@@ -81,14 +91,21 @@ def load_table(files: Sequence[tuple[str, str]]) -> pd.DataFrame:
     if not files:
         raise InputError("no CSV or Parquet files to read")
     frames = []
+    codes: set[str] = set()  # CSV columns kept as text for their leading zeros
     first_name, first_columns = files[0][0], None
     for name, path in files:
-        frame = read_one(name, path)
+        frame, zeros = _read(name, path)
+        codes.update(zeros)
         if first_columns is None:
             first_columns = list(frame.columns)
         else:
             _same_columns(name, list(frame.columns), first_name, first_columns)
         frames.append(frame)
+    if codes:
+        frames = [
+            _as_text(name, path, frame, codes) if table_format(name) == "csv" else frame
+            for (name, path), frame in zip(files, frames, strict=True)
+        ]
     if len(frames) == 1:
         return frames[0]
     import pandas as pd
@@ -98,17 +115,69 @@ def load_table(files: Sequence[tuple[str, str]]) -> pd.DataFrame:
 
 def read_one(name: str, path: str) -> pd.DataFrame:
     """One file as a DataFrame; its format comes from ``name``'s suffix."""
+    return _read(name, path)[0]
+
+
+def _read(name: str, path: str) -> tuple[pd.DataFrame, list[str]]:
+    """One file, and the columns kept as text for their leading zeros (CSV only)."""
     kind = table_format(name)
     if kind is None:
         raise PathError(name, f"is not {_EXPECTED}")
-    return _read_csv(name, path) if kind == "csv" else _read_parquet(name, path)
+    if kind == "parquet":
+        return _read_parquet(name, path), []
+    frame = _read_csv(name, path)
+    numeric = [i for i in range(frame.shape[1]) if _is_number(frame.iloc[:, i])]
+    zeros = []
+    for i, text in zip(numeric, _text_columns(name, path, numeric), strict=True):
+        if text.str.match(_LEADING_ZERO, na=False).any():
+            frame.isetitem(i, text.array)
+            zeros.append(str(frame.columns[i]))
+    return frame, zeros
 
 
-def _read_csv(name: str, path: str) -> pd.DataFrame:
+def _as_text(name: str, path: str, frame: pd.DataFrame, codes: set[str]) -> pd.DataFrame:
+    """``frame`` with its numeric columns among ``codes`` read again as text."""
+    numeric = [
+        i
+        for i, column in enumerate(frame.columns)
+        if column in codes and _is_number(frame.iloc[:, i])
+    ]
+    for i, text in zip(numeric, _text_columns(name, path, numeric), strict=True):
+        frame.isetitem(i, text.array)
+    return frame
+
+
+def _text_columns(name: str, path: str, positions: list[int]) -> list[pd.Series]:
+    """The columns at ``positions`` (ascending) of a CSV file, as strings."""
+    if not positions:
+        return []
+    text = _read_csv(name, path, positions)
+    return [text.iloc[:, i] for i in range(len(positions))]
+
+
+def _is_number(values: pd.Series) -> bool:
+    from pandas.api import types
+
+    return types.is_numeric_dtype(values.dtype) and not types.is_bool_dtype(values.dtype)
+
+
+def _read_csv(name: str, path: str, text: list[int] | None = None) -> pd.DataFrame:
+    """The CSV file, or with ``text`` only the columns at those positions, as strings."""
     import pandas as pd
 
+    options: dict[str, object] = {"low_memory": False}
+    if text is not None:
+        options.update(usecols=text, dtype=str)
     try:
-        return pd.read_csv(path, low_memory=False)
+        with warnings.catch_warnings():
+            # index_col=False: a first row longer than the header is not an index
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            return pd.read_csv(path, index_col=False, **options)
+    except pd.errors.ParserWarning as warning:
+        problem = "the first row has more fields than the header"
+        if "Length of header" not in str(warning):
+            problem = _first_line(warning)
+        raise TableReadError(name, None, f"not a readable CSV file: {problem}") from None
     except pd.errors.EmptyDataError:
         raise TableReadError(name, None, "is empty: a CSV file needs a header row") from None
     except ValueError as exc:  # ParserError, UnicodeDecodeError
