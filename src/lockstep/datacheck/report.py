@@ -85,3 +85,9 @@ class ColumnSpec:
             "nullable": self.nullable,
             "checks": list(self.checks),
         }
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's first line of text, or its class name."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

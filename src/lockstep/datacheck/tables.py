@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lockstep.datacheck.report import first_line
 from lockstep.errors import InputError, PathError, TableReadError
 
 if TYPE_CHECKING:
@@ -176,12 +177,12 @@ def _read_csv(name: str, path: str, text: list[int] | None = None) -> pd.DataFra
     except pd.errors.ParserWarning as warning:
         problem = "the first row has more fields than the header"
         if "Length of header" not in str(warning):
-            problem = _first_line(warning)
+            problem = first_line(warning)
         raise TableReadError(name, None, f"not a readable CSV file: {problem}") from None
     except pd.errors.EmptyDataError:
         raise TableReadError(name, None, "is empty: a CSV file needs a header row") from None
     except ValueError as exc:  # ParserError, UnicodeDecodeError
-        raise TableReadError(name, None, f"not a readable CSV file: {_first_line(exc)}") from exc
+        raise TableReadError(name, None, f"not a readable CSV file: {first_line(exc)}") from exc
 
 
 def _read_parquet(name: str, path: str) -> pd.DataFrame:
@@ -191,7 +192,7 @@ def _read_parquet(name: str, path: str) -> pd.DataFrame:
     try:
         frame = pd.read_parquet(path, engine="pyarrow")
     except (ValueError, pyarrow.ArrowException) as exc:
-        problem = f"not a readable Parquet file: {_first_line(exc)}"
+        problem = f"not a readable Parquet file: {first_line(exc)}"
         raise TableReadError(name, None, problem) from exc
     if any(level is not None for level in frame.index.names):
         return frame.reset_index()  # a named index is data: keep it as columns
@@ -209,8 +210,3 @@ def _same_columns(name: str, columns: list[str], first: str, expected: list[str]
     ]
     detail = "; ".join(p for p in parts if p) or "repeats a column"
     raise TableReadError(name, None, f"columns differ from {first}'s: {detail}")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
