@@ -28,6 +28,13 @@ Layout of ``.lockstep/config.toml``::
     [dask]
     address = "tcp://127.0.0.1:8786"  # default: a LocalCluster on 127.0.0.1
     shared_fs = "auto"                # auto | yes | no: do workers see this workspace?
+
+    [scan]
+    allow = ["mypkg.features", "mypkg.model.Scorer"]  # globals pickles may import, beyond
+                                                      # the built-in allowlist of lockstep scan
+
+    [signing]
+    key = "release"                   # the key in .lockstep/keys/ lockstep sign uses
 """
 
 from __future__ import annotations
@@ -196,6 +203,35 @@ class RegistryConfig:
     push: bool = _setting(_flag, False)  # push each new tag there by default
 
 
+def _dotted_names(value: object, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(
+        isinstance(item, str) and item and all(p.isidentifier() for p in item.split("."))
+        for item in value
+    ):
+        raise _InvalidError(where, 'must be a list of dotted names such as "mypkg.module.Class"')
+    return tuple(value)
+
+
+@dataclass(frozen=True)
+class ScanConfig:
+    allow: tuple[str, ...] = _setting(_dotted_names, ())  # extra globals lockstep scan allows
+
+
+def _scan(value: object, where: str) -> ScanConfig:
+    result: ScanConfig = _build(ScanConfig, value, where)
+    return result
+
+
+@dataclass(frozen=True)
+class SigningConfig:
+    key: str | None = _setting(_optional_text)  # the default key of lockstep sign
+
+
+def _signing(value: object, where: str) -> SigningConfig:
+    result: SigningConfig = _build(SigningConfig, value, where)
+    return result
+
+
 def _registry(value: object, where: str) -> RegistryConfig:
     result: RegistryConfig = _build(RegistryConfig, value, where)
     return result
@@ -229,6 +265,8 @@ class Config:
     tracking: TrackingConfig = field(default_factory=TrackingConfig, metadata={"check": _tracking})
     dask: DaskConfig = field(default_factory=DaskConfig, metadata={"check": _dask})
     registry: RegistryConfig = field(default_factory=RegistryConfig, metadata={"check": _registry})
+    scan: ScanConfig = field(default_factory=ScanConfig, metadata={"check": _scan})
+    signing: SigningConfig = field(default_factory=SigningConfig, metadata={"check": _signing})
 
 
 def _version(value: object, where: str) -> int:

@@ -291,3 +291,44 @@ class SchemaCheckFailedError(CheckFailedError):
         self.schema = schema
         self.columns = columns
         self.failures = failures
+
+
+# --- model scanning -------------------------------------------------------------------
+
+
+class UnsafeModelError(CheckFailedError):
+    """A scanned model file would import or run something not known to be safe when
+    loaded, or cannot be read well enough to tell; the findings were shown already."""
+
+    def __init__(self, files: list[str]) -> None:
+        shown = ", ".join(files[:5]) + ("" if len(files) <= 5 else f" and {len(files) - 5} more")
+        super().__init__(f"{len(files)} file(s) unsafe to load: {shown}")
+        self.files = files
+
+
+# --- signatures and attestations ------------------------------------------------------
+
+
+class SigningKeyError(InputError):
+    """A signing key is missing, exists already, is ambiguous, or cannot be read."""
+
+    def __init__(self, name: str | None, problem: str) -> None:
+        super().__init__(f"signing key {name}: {problem}" if name else f"signing key: {problem}")
+        self.name = name
+        self.problem = problem
+
+
+class AttestationFormatError(FileFormatError):
+    """A stored attestation (DSSE envelope or in-toto statement) is malformed."""
+
+
+class VerificationError(CheckFailedError):
+    """A model version failed verification; ``failed`` maps each failed check to what
+    did not match."""
+
+    def __init__(self, ref: str, failed: dict[str, str]) -> None:
+        shown = "; ".join(f"{name}: {detail}" for name, detail in list(failed.items())[:3])
+        more = "" if len(failed) <= 3 else f" (and {len(failed) - 3} more)"
+        super().__init__(f"{ref} failed verification: {shown}{more}")
+        self.ref = ref
+        self.failed = failed

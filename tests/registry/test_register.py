@@ -153,5 +153,5 @@ def test_bad_gate_through_the_cli_names_environment_and_gate(reg: Path) -> None:
     assert result.code == 2
     assert result.err.splitlines() == [
         "error: lockstep.yaml: environments.production.gates[1]: unknown gate 'aproval' "
-        "(known: data, champion, approval)"
+        "(known: data, champion, approval, scan, signature)"
     ]

@@ -98,7 +98,7 @@ def root(
 
 
 def _register() -> None:
-    from lockstep.cli import data, demo, metrics, model, pipeline, remote, runs, schema
+    from lockstep.cli import data, demo, metrics, model, pipeline, remote, runs, scan, schema, trust
 
     data.register(app)
     remote.register(app)
@@ -106,6 +106,8 @@ def _register() -> None:
     metrics.register(app)
     runs.register(app)
     schema.register(app)
+    scan.register(app)
+    trust.register(app)
     model.register_commands(app)
     demo.register(app)
 

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from lockstep.pipeline.lockfile import LockFile
     from lockstep.pipeline.run import Listener, RunOptions, RunReport
     from lockstep.project.models import Models
+    from lockstep.project.trust import Trust
     from lockstep.store.checkout import CheckoutResult
     from lockstep.store.diff import Change
     from lockstep.store.gc import GCResult
@@ -45,6 +46,7 @@ LOCKSTEP_GITIGNORE = """\
 /*
 !/.gitignore
 !/config.toml
+!/trusted-keys/
 """
 PROJECT_TEMPLATE = """\
 # lockstep project file: pipeline stages, models and environments live here.
@@ -265,10 +267,21 @@ class Project:
         remote = self.remote(remote_name)
         conf = self.config.remote[remote.name]
         jobs = jobs or conf.jobs or remote.default_jobs or self.config.cache.jobs
+        pointers = self.pointers(paths) + ([] if paths else self.attestation_objects())
         try:
-            return move(self.ws, remote, self.pointers(paths), jobs=jobs, progress=progress)
+            return move(self.ws, remote, pointers, jobs=jobs, progress=progress)
         finally:
             remote.close()
+
+    def attestation_objects(self) -> list[Pointer]:
+        """The signed documents of registered versions, as pointers of their objects:
+        push, pull and gc carry and keep them like data (nothing is checked out)."""
+        from lockstep.registry.attestations import all_attestations
+
+        return [
+            Pointer(f"{a.tag}.attestation", a.kind, "file", a.digest, 0)
+            for a in all_attestations(self.root)
+        ]
 
     def pull(
         self,
@@ -287,7 +300,7 @@ class Project:
     # --- gc --------------------------------------------------------------------------
 
     def gc(self, *, all_commits: bool = False, dry_run: bool = False) -> GCResult:
-        keep = self.pointers()
+        keep = self.pointers() + self.attestation_objects()
         if all_commits:
             blobs = git.all_blobs_with_suffix(self.root, SUFFIX)
             data = git.read_blobs(self.root, blobs)
@@ -317,6 +330,11 @@ class Project:
         from lockstep.project.models import Models
 
         return Models(self)
+
+    def trust(self) -> Trust:
+        from lockstep.project.trust import Trust
+
+        return Trust(self)
 
     # --- pipeline --------------------------------------------------------------------
 

@@ -31,6 +31,10 @@ if TYPE_CHECKING:
     from lockstep.registry.register import Candidate
 
 
+def _registry_tag(name: str) -> bool:
+    return parse(name) is not None or name.startswith("attestation/")
+
+
 @dataclass(frozen=True)
 class Promotion:
     version: Version
@@ -97,7 +101,7 @@ class Models:
     def check(self, ref: str, env: str) -> tuple[Version, list[Verdict]]:
         registry = self.registry()
         version = registry.resolve(ref)
-        return version, run_gates(self._context(registry, version, self._env(env)))
+        return version, self._run_gates(registry, version, self._env(env))
 
     def promote(self, ref: str, env: str, *, push: bool | None = None) -> Promotion:
         remote = self._remote(push)
@@ -107,7 +111,7 @@ class Models:
         spec = self._env(env)
         if running is not None and running.version == version.version:
             return Promotion(version, env, [], running.tag, already=True)
-        verdicts = run_gates(self._context(registry, version, spec))
+        verdicts = self._run_gates(registry, version, spec)
         if any(not v.passed for v in verdicts):
             return Promotion(version, env, verdicts, None)
         extra = {"gates": promotion.gate_record(verdicts)}
@@ -179,8 +183,16 @@ class Models:
                 f"no Git remote named {settings.remote!r} to push registry tags to "
                 "(set [registry] remote, or pass --no-push)"
             )
-        git.fetch_tags(self.root, settings.remote, lambda name: parse(name) is not None)
+        git.fetch_tags(self.root, settings.remote, _registry_tag)
         return settings.remote
+
+    def _run_gates(
+        self, registry: Registry, version: Version, env: EnvironmentSpec
+    ) -> list[Verdict]:
+        from lockstep.project.gates import supply_chain_gates
+
+        ctx = self._context(registry, version, env)
+        return run_gates(ctx, supply_chain_gates(self.project))
 
     def _context(self, registry: Registry, version: Version, env: EnvironmentSpec) -> GateContext:
         from lockstep.store.export import export

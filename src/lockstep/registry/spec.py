@@ -79,6 +79,8 @@ GATES: dict[str, GateOptions] = {
         "direction": (lambda v: v in ("max", "min"), "max"),
     },
     "approval": {"count": (_count, 1)},
+    "scan": {},  # evaluated by the supply-chain layer (see project/gates.py)
+    "signature": {},
 }
 
 
@@ -92,7 +94,7 @@ def parse_models(section: Mapping[str, Any]) -> dict[str, ModelSpec]:
             )
         if not isinstance(body, dict):
             raise ConfigError(FILE, where, "must be a mapping with at least 'path'")
-        _known(body, ("path", "schema", "data", "description"), where)
+        _known(body, ("path", "schema", "data", "description", "intended_use"), where)
         models[name] = ModelSpec(
             name=name,
             path=_path(body.get("path"), f"{where}.path", required=True) or "",

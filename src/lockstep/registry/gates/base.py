@@ -48,19 +48,25 @@ class GateContext:
 Gate = Callable[[GateSpec, GateContext], Verdict]
 
 
-def run_gates(ctx: GateContext) -> list[Verdict]:
-    """Every gate of the environment, in order; one that cannot be evaluated fails."""
+def run_gates(ctx: GateContext, more: Mapping[str, Gate] | None = None) -> list[Verdict]:
+    """Every gate of the environment, in order; one that cannot be evaluated fails.
+    ``more`` supplies gates the registry does not implement itself (scan, signature)."""
     from lockstep.registry.gates import approval, champion, data
 
     table: dict[str, Gate] = {
         "data": data.evaluate,
         "champion": champion.evaluate,
         "approval": approval.evaluate,
+        **(more or {}),
     }
     verdicts = []
     for spec in ctx.env.gates:
+        gate = table.get(spec.name)
+        if gate is None:
+            verdicts.append(Verdict(spec.name, False, "this gate is not available here"))
+            continue
         try:
-            verdicts.append(table[spec.name](spec, ctx))
+            verdicts.append(gate(spec, ctx))
         except LockstepError as exc:
             verdicts.append(Verdict(spec.name, False, f"could not be evaluated: {exc}"))
     return verdicts

@@ -1,0 +1,77 @@
+"""The scan gate: a version whose model file is not safe to load cannot be promoted."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import cli, git
+from tests.registry.conftest import write_config
+
+EVIL = b"cos\nsystem\n(S'touch /tmp/lockstep-scan-gate-marker'\ntR."
+
+
+def check(ref: str) -> tuple[int, dict[str, object]]:
+    result = cli("check", ref, "--env", "staging", "--json")
+    return result.code, json.loads(result.out)["gates"][0]
+
+
+def test_scan_gate(reg: Path) -> None:
+    write_config(reg, environments={"staging": {"gates": ["scan"]}})
+    (reg / "evil.pkl").write_bytes(EVIL)
+    assert cli("add", "evil.pkl").code == 0
+    git(reg, "add", "-A")
+    git(reg, "commit", "-qm", "Config and a bad model")
+    assert cli("model", "register", "churn").code == 0
+    code, verdict = check("churn")
+    assert code == 0 and verdict["passed"] is True, verdict
+    assert cli("model", "register", "evil", "--path", "evil.pkl").code == 0
+    code, verdict = check("evil")
+    assert code == 1 and verdict["passed"] is False
+    findings = verdict["evidence"]["findings"]  # type: ignore[index]
+    assert any("system" in json.dumps(f) for f in findings)
+    assert all(str(f["file"]).startswith("evil.pkl") for f in findings)
+    assert not Path("/tmp/lockstep-scan-gate-marker").exists()
+    promoted = cli("model", "promote", "evil", "--to", "staging")
+    assert promoted.code == 1 and "evil#staging" not in git(reg, "tag")
+
+
+def test_signature_gate(reg: Path) -> None:
+    write_config(reg, environments={"staging": {"gates": ["signature"]}})
+    assert cli("keygen").code == 0
+    git(reg, "add", "-A")
+    git(reg, "commit", "-qm", "Signature gate and a trusted key")
+    assert cli("model", "register", "churn").code == 0
+    code, verdict = check("churn")
+    assert code == 1 and "not signed" in str(verdict["summary"])
+    assert cli("sign", "churn").code == 0, cli("sign", "churn").err
+    code, verdict = check("churn")
+    assert code == 0, verdict
+    assert cli("model", "promote", "churn", "--to", "staging").code == 0
+    # a key nobody trusts: its signature does not count
+    (reg / ".lockstep" / "trusted-keys").rename(reg / "elsewhere")
+    (reg / ".lockstep" / "trusted-keys").mkdir()
+    code, verdict = check("churn")
+    assert code == 1 and "not in .lockstep/trusted-keys" in str(verdict["summary"])
+
+
+def test_signatures_survive_gc_and_travel_with_push_and_pull(reg: Path, tmp_path: Path) -> None:
+    import os
+
+    assert cli("keygen").code == 0
+    git(reg, "add", "-A")
+    git(reg, "commit", "-qm", "Trusted key")
+    assert cli("model", "register", "churn").code == 0
+    assert cli("sign", "churn").code == 0
+    assert cli("gc").code == 0
+    assert cli("verify", "churn").code == 0
+    assert cli("remote", "add", "origin", (tmp_path / "store").as_uri()).code == 0
+    git(reg, "add", "-A")
+    git(reg, "commit", "-qm", "Remote")
+    assert cli("push").code == 0
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(reg), str(clone))
+    os.chdir(clone)
+    assert cli("pull").code == 0
+    result = cli("verify", "churn")
+    assert result.code == 0, result.out + result.err
