@@ -38,10 +38,10 @@ def test_scan_gate(reg: Path) -> None:
 
 def test_signature_gate(reg: Path) -> None:
     write_config(reg, environments={"staging": {"gates": ["signature"]}})
-    assert cli("keygen").code == 0
     git(reg, "add", "-A")
-    git(reg, "commit", "-qm", "Signature gate and a trusted key")
-    assert cli("model", "register", "churn").code == 0
+    git(reg, "commit", "-qm", "Signature gate")
+    assert cli("model", "register", "churn").code == 0  # no key yet: registered unsigned
+    assert cli("keygen").code == 0
     code, verdict = check("churn")
     assert code == 1 and "not signed" in str(verdict["summary"])
     assert cli("sign", "churn").code == 0, cli("sign", "churn").err
@@ -75,3 +75,24 @@ def test_signatures_survive_gc_and_travel_with_push_and_pull(reg: Path, tmp_path
     assert cli("pull").code == 0
     result = cli("verify", "churn")
     assert result.code == 0, result.out + result.err
+
+
+def test_registration_attaches_scan_provenance_bom_and_a_signature(reg: Path) -> None:
+    from lockstep.registry.attestations import attestations
+    from lockstep.registry.names import SemVer
+
+    assert cli("model", "register", "churn").code == 0
+    unsigned = attestations(reg, "churn", SemVer(0, 0, 1))
+    assert sorted(a.kind for a in unsigned) == ["bom", "provenance", "scan"]
+    assert all(a.keyid is None for a in unsigned)
+    assert cli("verify", "churn").code == 1  # registered, not signed
+    assert cli("keygen").code == 0
+    from tests.registry.conftest import train
+
+    train(reg, 7.0, 0.9, "Second model")
+    assert cli("model", "register", "churn").code == 0
+    signed = attestations(reg, "churn", SemVer(0, 0, 2))
+    assert sorted(a.kind for a in signed) == ["bom", "provenance", "scan", "signature"]
+    assert all(a.keyid for a in signed)
+    result = cli("verify", "churn", "--json")
+    assert result.code == 0, result.out

@@ -19,9 +19,10 @@ def demo(
     Creates a Git repository, tracks a dataset, pushes it to a local remote,
     changes it, rolls the data back to the first commit, and restores
     everything in a fresh clone with pull. Then runs a pipeline (prepare,
-    train, evaluate) twice to show the cache, registers the model, promotes
-    it behind gates (one promotion fails, one passes), rolls an environment
-    back and prints the history.
+    train, evaluate) twice to show the cache, makes a signing key, registers
+    the model with its scan report, provenance, ML-BOM and signature, verifies
+    it and refuses a tampered copy, promotes it behind gates (one promotion
+    fails, one passes), rolls an environment back and prints the history.
     """
     import tempfile
 

@@ -21,10 +21,12 @@ models:
     schema: schemas/prepared.yaml
 environments:
   staging:
-    gates: [data]
+    gates: [data, scan]
   production:
     gates:
       - data
+      - scan
+      - signature
       - champion: {metric: f1, min_delta: 0.0}
       - approval: {count: 1}
 """
@@ -45,7 +47,7 @@ def run_steps(steps: Steps, repo: Path) -> None:
         atomic_write_text(repo / "lockstep.yaml", text + REGISTRY)
         git(repo, "add", "-A")
         git(repo, "commit", "-q", "-m", "Registry: churn, staging and production gates")
-        return "schema inferred from data/prepared; gates: data, champion, approval"
+        return "schema inferred; gates: data, scan, signature, champion, approval"
 
     def second_model() -> str:
         set_trees(repo, 80)
@@ -55,14 +57,58 @@ def run_steps(steps: Steps, repo: Path) -> None:
         return f"{version.ref}: f1 {version.meta['metrics']['f1']:.3f}"
 
     steps.run("declare the model, its schema and environments", configure)
-    steps.run("register the trained model", lambda: _register(repo))
-    steps.run("promote it to staging (data gate)", lambda: _promote(repo, "churn", "staging"))
+    steps.run("make a signing key (ed25519)", lambda: _keygen(repo))
+    steps.run("register the model: scanned, attested, signed", lambda: _register(repo))
+    steps.run("verify it: bytes, signature, attestations", lambda: _verify(repo))
+    steps.run("a tampered signature is refused", lambda: _tampered(repo))
+    steps.run("promote it to staging (data, scan)", lambda: _promote(repo, "churn", "staging"))
     steps.run("promote to production: fails, no approval", lambda: _refused(repo, "churn"))
     steps.run("approve, then promote to production", lambda: _approve_promote(repo))
     steps.run("register a second model", second_model)
     steps.run("promote it to production: champion fails", lambda: _refused(repo, "churn"))
     steps.run("promote it to staging, then roll staging back", lambda: _stage_and_back(repo))
     steps.run("the history of churn", lambda: _history(repo))
+
+
+def _keygen(repo: Path) -> str:
+    from lockstep.cli.demo_loop import git
+
+    made = Project.open(repo).trust().keygen("demo")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "Trust the demo key")
+    return f"key id {made.key.keyid}; public key {made.public} committed"
+
+
+def _verify(repo: Path) -> str:
+    result = Project.open(repo).trust().verify("churn@v0.0.1")
+    if not result.passed:
+        raise OperationError(f"the demo expected churn@v0.0.1 to verify: {result.failed}")
+    kinds = sorted({c.name.split()[0] for c in result.checks})
+    return f"{len(result.checks)} checks pass ({', '.join(kinds)})"
+
+
+def _tampered(repo: Path) -> str:
+    """Flip one byte of the signature envelope in a copy of the project."""
+    import os
+    import shutil
+
+    from lockstep.registry.attestations import attestations
+    from lockstep.registry.names import SemVer
+
+    copy = repo.parent / "tampered"
+    shutil.copytree(repo, copy, symlinks=True)
+    project = Project.open(copy)
+    [signature] = [a for a in attestations(copy, "churn", SemVer(0, 0, 1)) if a.kind == "signature"]
+    path = project.ws.store.path(signature.digest)
+    os.chmod(path, 0o644)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 1
+    path.write_bytes(bytes(data))
+    result = project.trust().verify("churn@v0.0.1")
+    if result.passed:
+        raise OperationError("the demo expected the tampered copy to fail verification")
+    name, detail = next(iter(result.failed.items()))
+    return f"exit 1: {name}: {detail[:60]}"
 
 
 def _models(repo: Path) -> Models:

@@ -82,8 +82,11 @@ class Models:
         candidate = self._candidate(name, path)
         registry = self.registry()
         tag = register(self.root, registry, candidate, version)
+        attached = self.project.trust().evidence(tag)
         if remote is not None:
             promotion.publish(self.root, tag, remote)
+            for found in attached:
+                promotion.publish(self.root, found.attestation.tag, remote)
         return self.registry().resolve(tag)
 
     def _candidate(self, name: str, path: str | None) -> Candidate:

@@ -148,6 +148,23 @@ class Trust:
         found = self._attest(version, "bom", statement, self._key_for(sign))
         return Attested(version, "bom", document, found.attestation, found.keyid)
 
+    def scan_report(self, ref: str, *, sign: bool | None = None) -> Attested:
+        """Scan the version's exact bytes and record the report (signed when a key exists)."""
+        from lockstep.supplychain.statement import SCAN_REPORT
+
+        version = self.resolve(ref)
+        report = _scan_version(self.project, version)
+        statement = Statement(_subject(version), SCAN_REPORT, report)
+        return self._attest(version, "scan", statement, self._key_for(sign))
+
+    def evidence(self, ref: str) -> list[Attested]:
+        """What registration attaches: the scan report, provenance and the ML-BOM, and
+        the signature when a signing key exists."""
+        found = [self.scan_report(ref), self.provenance(ref), self.bom(ref)]
+        if self.has_key():
+            found.append(self.sign(ref))
+        return found
+
     def attestations(self, ref: str) -> list[AttestationRef]:
         version = self.resolve(ref)
         return attestations.attestations(self.root, version.model, version.version)
@@ -266,3 +283,31 @@ def _str(value: object) -> str | None:
 
 def _dict(value: object) -> dict[str, Any]:
     return dict(value) if isinstance(value, dict) else {}
+
+
+def _scan_version(project: Project, version: Version) -> dict[str, Any]:
+    """lockstep scan of the version's bytes, copied out of the cache."""
+    import tempfile
+
+    from lockstep.store.export import export
+    from lockstep.supplychain.scan import scan_path
+
+    kind = str(version.meta.get("kind", "file"))
+    shown = str(version.meta.get("path", "model"))
+    with tempfile.TemporaryDirectory(prefix="lockstep-scan-") as tmp:
+        copy = Path(tmp) / Path(shown).name
+        export(project.ws, model_digest(version), kind, copy)
+        report = scan_path(copy, project.config.scan.allow).to_dict()
+    renamed: dict[str, Any] = _renamed(report, tmp, str(Path(shown).parent))
+    return renamed
+
+
+def _renamed(value: Any, old: str, new: str) -> Any:
+    """The report with the temporary folder's name replaced by the model's folder."""
+    if isinstance(value, str):
+        return value.replace(old, new if new != "." else "").lstrip("/")
+    if isinstance(value, list):
+        return [_renamed(v, old, new) for v in value]
+    if isinstance(value, dict):
+        return {k: _renamed(v, old, new) for k, v in value.items()}
+    return value

@@ -2,7 +2,7 @@
 version's commit::
 
     attestation/churn/v1.2.0/signature/<12 hex of the object's digest>
-    attestation/churn/v1.2.0/provenance/<12 hex>
+    attestation/churn/v1.2.0/provenance/<12 hex>   (also signature, bom, scan)
     attestation/churn/v1.2.0/bom/<12 hex>
 
 The object itself (a DSSE envelope, or an unsigned in-toto statement) is in the
@@ -31,7 +31,7 @@ from lockstep.registry.names import NAME, SemVer
 from lockstep.registry.tags import Version
 
 PREFIX = "attestation/"
-KINDS = ("signature", "provenance", "bom")
+KINDS = ("signature", "provenance", "bom", "scan")
 _TAG = re.compile(
     rf"attestation/(?P<model>{NAME})/v(?P<version>\d+\.\d+\.\d+)"
     rf"/(?P<kind>{'|'.join(KINDS)})/(?P<short>[0-9a-f]{{12}})"

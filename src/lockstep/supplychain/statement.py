@@ -20,6 +20,7 @@ TYPE = "https://in-toto.io/Statement/v1"
 MODEL_VERSION = "https://lockstep.dev/model-version/v1"  # the registration's metadata
 SLSA_PROVENANCE = "https://slsa.dev/provenance/v1"
 CYCLONEDX = "https://cyclonedx.org/bom"
+SCAN_REPORT = "https://lockstep.dev/scan-report/v1"  # lockstep scan's findings
 
 
 @dataclass(frozen=True)
