@@ -361,3 +361,10 @@ def changed_since(root: Path, commit: str, path: str) -> bool:
     if out.strip():
         return True
     return bool(_run(root, "diff", "--name-only", commit, "--", path).strip())
+
+
+def remote_url(root: Path, name: str = "origin") -> str | None:
+    """The URL of the remote ``name``, or None when there is no such remote."""
+    done = _status(root, "config", "--get", f"remote.{name}.url")
+    url = done.stdout.decode("utf-8", "replace").strip()
+    return url if done.returncode == 0 and url else None

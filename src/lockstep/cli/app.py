@@ -99,6 +99,7 @@ def root(
 
 def _register() -> None:
     from lockstep.cli import data, demo, metrics, model, pipeline, remote, runs, scan, schema, trust
+    from lockstep.cli import package as packaging
 
     data.register(app)
     remote.register(app)
@@ -108,6 +109,7 @@ def _register() -> None:
     schema.register(app)
     scan.register(app)
     trust.register(app)
+    packaging.register(app)
     model.register_commands(app)
     demo.register(app)
 

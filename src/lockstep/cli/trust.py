@@ -65,7 +65,14 @@ def sign(
 def verify(ref: str = REF, json_output: bool = JSON_OPTION) -> None:
     """Verify a model version: re-hash the model, then check every attestation's
     object, key, signature, subject digest and (signatures) the signed metadata
-    against the version tag. Exit code 1, naming each failed check, on a mismatch."""
+    against the version tag. Exit code 1, naming each failed check, on a mismatch.
+
+    REF may be oci://HOST[:PORT]/REPO:TAG, a package 'lockstep package' pushed:
+    its files are pulled and hashed, the model digest recomputed, and one of its
+    signatures must be valid under .lockstep/trusted-keys/."""
+    if ref.startswith("oci://"):
+        _verify_package(ref, json_output)
+        return
     result = open_project().trust().verify(ref)
     if json_output:
         emit_json(result.to_dict())
@@ -77,6 +84,22 @@ def verify(ref: str = REF, json_output: bool = JSON_OPTION) -> None:
         raise VerificationError(result.version.ref, result.failed)
     if not json_output:
         echo(f"{result.version.ref} verified.")
+
+
+def _verify_package(ref: str, json_output: bool) -> None:
+    from lockstep.project.package import Package
+
+    result = Package(open_project()).verify(ref)
+    if json_output:
+        emit_json(result.to_dict())
+    else:
+        echo(f"Verifying {ref} (sha256:{result.digest}):")
+        for check in result.checks:
+            echo(f"  {'pass' if check.passed else 'FAIL'}  {check.name}: {check.detail}")
+    if not result.passed:
+        raise VerificationError(ref, result.failed)
+    if not json_output:
+        echo(f"{ref} verified.")
 
 
 def provenance(

@@ -246,7 +246,7 @@ def _build(root: Path, version: Version, run: RunRecord | None) -> Build:
     return Build(
         stage=_str(meta.get("stage")),
         params=_dict(meta.get("params")),
-        repository=str(root),
+        repository=git.remote_url(root, "origin") or str(root),
         commit=version.commit,
         inputs=_dict(meta.get("inputs")),
         run_id=_str(meta.get("run_id")),
