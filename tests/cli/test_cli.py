@@ -73,7 +73,7 @@ def test_debug_shows_traceback(repo: Path) -> None:
 def test_demo_runs_the_loop(tmp_path: Path) -> None:
     result = cli("demo", str(tmp_path / "demo"))
     assert result.code == 0, result.err
-    assert result.out.count("  ok  ") == 26
+    assert result.out.count("  ok  ") == 27
     assert "status clean: True" in result.out
     assert "prepare up-to-date, train up-to-date, evaluate up-to-date" in result.out
     assert "train restored, evaluate restored" in result.out
@@ -81,6 +81,7 @@ def test_demo_runs_the_loop(tmp_path: Path) -> None:
     assert "exit 1: approval: 0 of 1 approval(s)" in result.out
     assert "churn#production#2: data pass, scan pass, signature pass, champion pass" in result.out
     assert "a tampered signature is refused" in result.out
+    assert "verified from the registry" in result.out or "skipped: no docker-registry" in result.out
     assert "exit 1: champion: f1 0.961326 does not beat churn@v0.0.1's 0.967033" in result.out
     assert "staging back from v0.0.2 to v0.0.1" in result.out
     assert (tmp_path / "demo" / "project" / "data" / "raw.lockstep").exists()

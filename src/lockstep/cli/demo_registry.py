@@ -34,6 +34,7 @@ environments:
 
 def run_steps(steps: Steps, repo: Path) -> None:
     from lockstep.cli.demo_loop import git
+    from lockstep.cli.demo_package import package_step
     from lockstep.cli.demo_pipeline import run as run_pipeline
     from lockstep.cli.demo_pipeline import set_trees
 
@@ -61,6 +62,7 @@ def run_steps(steps: Steps, repo: Path) -> None:
     steps.run("register the model: scanned, attested, signed", lambda: _register(repo))
     steps.run("verify it: bytes, signature, attestations", lambda: _verify(repo))
     steps.run("a tampered signature is refused", lambda: _tampered(repo))
+    steps.run("package it as an OCI artifact, verify it", lambda: package_step(repo))
     steps.run("promote it to staging (data, scan)", lambda: _promote(repo, "churn", "staging"))
     steps.run("promote to production: fails, no approval", lambda: _refused(repo, "churn"))
     steps.run("approve, then promote to production", lambda: _approve_promote(repo))

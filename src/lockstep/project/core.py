@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from lockstep.pipeline.lockfile import LockFile
     from lockstep.pipeline.run import Listener, RunOptions, RunReport
     from lockstep.project.models import Models
+    from lockstep.project.package import Package
     from lockstep.project.trust import Trust
     from lockstep.store.checkout import CheckoutResult
     from lockstep.store.diff import Change
@@ -335,6 +336,11 @@ class Project:
         from lockstep.project.trust import Trust
 
         return Trust(self)
+
+    def package(self) -> Package:
+        from lockstep.project.package import Package
+
+        return Package(self)
 
     # --- pipeline --------------------------------------------------------------------
 
