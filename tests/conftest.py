@@ -67,3 +67,9 @@ def cli(*args: str) -> Result:
 
 def lockstep_bin() -> str:
     return os.path.join(os.path.dirname(os.sys.executable), "lockstep")  # type: ignore[attr-defined]
+
+
+def commit_keys(root: Path) -> None:
+    """Commit .lockstep/trusted-keys/: only committed public keys are trusted."""
+    git(root, "add", ".lockstep/trusted-keys")
+    git(root, "commit", "-qm", "Trust the new key")

@@ -46,7 +46,7 @@ def test_an_unsafe_model_exits_1_with_each_finding(here: Path) -> None:
         "UNSAFE  models/evil.pkl",
         "        offset 0: GLOBAL os.system: not on the allowlist "
         "(runs commands and touches files)",
-        "OK      models/notes.txt (not a model format lockstep inspects)",
+        "SKIP    models/notes.txt (not a model format lockstep inspects)",
         "3 file(s): 0 safe, 2 unsafe, 1 not inspected",
     ]
     assert result.err == "error: 2 file(s) unsafe to load: models/also.pkl, models/evil.pkl\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import cli, git
+from tests.conftest import cli, commit_keys, git
 from tests.registry.conftest import write_config
 
 EVIL = b"cos\nsystem\n(S'touch /tmp/lockstep-scan-gate-marker'\ntR."
@@ -42,6 +42,7 @@ def test_signature_gate(reg: Path) -> None:
     git(reg, "commit", "-qm", "Signature gate")
     assert cli("model", "register", "churn").code == 0  # no key yet: registered unsigned
     assert cli("keygen").code == 0
+    commit_keys(reg)
     code, verdict = check("churn")
     assert code == 1 and "not signed" in str(verdict["summary"])
     assert cli("sign", "churn").code == 0, cli("sign", "churn").err
@@ -87,6 +88,7 @@ def test_registration_attaches_scan_provenance_bom_and_a_signature(reg: Path) ->
     assert all(a.keyid is None for a in unsigned)
     assert cli("verify", "churn").code == 1  # registered, not signed
     assert cli("keygen").code == 0
+    commit_keys(reg)
     from tests.registry.conftest import train
 
     train(reg, 7.0, 0.9, "Second model")

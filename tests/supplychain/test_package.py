@@ -26,7 +26,7 @@ from lockstep.supplychain.oci_package import (
     attestation_type,
     parse_reference,
 )
-from tests.conftest import cli, git
+from tests.conftest import cli, commit_keys, git
 from tests.registry.conftest import reg  # noqa: F401  (the fixture)
 from tests.store.remotes.conftest import OCIRegistry, oci_registry  # noqa: F401
 
@@ -57,6 +57,7 @@ def bundle(reg: Path) -> Path:  # noqa: F811
     (folder / "vocab.txt").write_text("a\nb\nc\n")
     assert cli("add", "bundle").code == 0
     assert cli("keygen", "--name", "alice").code == 0
+    commit_keys(reg)
     git(reg, "add", "-A")
     git(reg, "commit", "-qm", "A bundle and a trusted key")
     done = cli("model", "register", "bundle", "--path", "bundle")

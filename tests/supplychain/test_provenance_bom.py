@@ -14,7 +14,7 @@ from lockstep.registry.attestations import AttestationRef, attestations
 from lockstep.registry.names import SemVer
 from lockstep.registry.tags import Registry
 from lockstep.supplychain.provenance import builder
-from tests.conftest import cli, git
+from tests.conftest import cli, commit_keys, git
 from tests.registry.conftest import CONFIG, reg  # noqa: F401  (the fixture)
 
 REF = "churn@v0.0.1"
@@ -58,6 +58,7 @@ def test_provenance_statement(registered: Path) -> None:
 
 def test_signed_provenance_and_bom_verify(registered: Path, tmp_path: Path) -> None:
     assert cli("keygen", "--name", "ci").code == 0
+    commit_keys(registered)
     assert cli("sign", REF).code == 0
     out = tmp_path / "prov.json"
     result = cli("provenance", REF, "--out", str(out))

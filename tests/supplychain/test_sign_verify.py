@@ -13,7 +13,7 @@ import pytest
 from lockstep.registry.attestations import AttestationRef, attestations
 from lockstep.registry.names import SemVer
 from lockstep.registry.tags import Registry
-from tests.conftest import Result, cli, git
+from tests.conftest import Result, cli, commit_keys, git
 from tests.registry.conftest import reg  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.usefixtures("reg")
@@ -25,6 +25,7 @@ def signed(reg: Path) -> Path:  # noqa: F811
     assert cli("model", "register", "churn").code == 0
     made = cli("keygen", "--name", "alice")
     assert made.code == 0, made.err
+    commit_keys(reg)
     done = cli("sign", REF)
     assert done.code == 0, done.err
     return reg
@@ -160,6 +161,7 @@ def test_a_second_key_not_trusted_fails_too(signed: Path) -> None:
 
 def test_several_keys_need_a_choice(signed: Path) -> None:
     assert cli("keygen", "--name", "bob").code == 0
+    commit_keys(signed)
     result = cli("sign", REF)
     assert result.code == 2 and "several" in result.err
     (signed / ".lockstep" / "config.toml").write_text('[signing]\nkey = "bob"\n')
@@ -170,3 +172,15 @@ def test_several_keys_need_a_choice(signed: Path) -> None:
 def of_kind(root: Path, kind: str) -> list[AttestationRef]:
     """The version's attestations of one kind (registration attaches several)."""
     return [a for a in attestations(root, "churn", SemVer(0, 0, 1)) if a.kind == kind]
+
+
+def test_a_key_that_is_not_committed_is_not_trusted(reg: Path) -> None:  # noqa: F811
+    assert cli("model", "register", "churn").code == 0
+    assert cli("keygen", "--name", "eve").code == 0  # in the work tree, never committed
+    assert cli("sign", REF).code == 0
+    result = cli("verify", REF)
+    assert result.code == 1 and "not in .lockstep/trusted-keys" in result.err
+    commit_keys(reg)
+    assert cli("verify", REF).code == 0
+    (reg / ".lockstep" / "trusted-keys" / "eve.pub").write_text("changed after the commit\n")
+    assert cli("verify", REF).code in (1, 2)

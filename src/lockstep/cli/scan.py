@@ -76,7 +76,7 @@ def _print(report: ScanReport) -> None:
                 where = f"{finding.where}: " if finding.where else ""
                 echo(f"        {where}{finding.detail}")
         elif file in skipped:
-            echo(f"OK      {file} ({NOT_INSPECTED})")
+            echo(f"SKIP    {file} ({NOT_INSPECTED})")
         else:
             echo(f"OK      {file}")
     unsafe = len(report.unsafe_files)

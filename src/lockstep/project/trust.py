@@ -109,7 +109,18 @@ class Trust:
         return bool(self.project.config.signing.key or keys.names(self.dir / KEYS_DIR))
 
     def trusted_keys(self) -> dict[str, PublicKey]:
-        return keys.trusted(self.dir / TRUSTED_DIR)
+        """The public keys in .lockstep/trusted-keys/ as HEAD has them: a key file
+        that is not committed, or differs from its committed bytes, is not trusted
+        (anyone who can write to the work tree could otherwise add their own)."""
+        found = keys.trusted(self.dir / TRUSTED_DIR)
+        committed = {}
+        for keyid, key in found.items():
+            rel = f"{cfg.DIR}/{TRUSTED_DIR}/{key.name}{keys.PUBLIC_SUFFIX}"
+            on_disk = (self.root / rel).read_bytes() if (self.root / rel).exists() else None
+            known = git.read_file_at(self.root, "HEAD", rel) if git.has_commits(self.root) else None
+            if on_disk is not None and known == on_disk:
+                committed[keyid] = key
+        return committed
 
     # --- attestations ------------------------------------------------------------------
 

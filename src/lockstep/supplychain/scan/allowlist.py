@@ -22,6 +22,9 @@ A dotted name (protocol 4 resolves ``STACK_GLOBAL("sklearn.base", "np.load")`` t
 
 from __future__ import annotations
 
+import functools
+import importlib
+import importlib.util
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -114,7 +117,8 @@ CLASS_PACKAGES = ("sklearn", "xgboost", "lightgbm")
 # downloaders, distributed trackers that open sockets
 DENIED_PARTS = frozenset(
     {"testing", "_testing", "tests", "datasets", "externals", "tracker", "collective"}
-    | {"federated", "dask", "spark", "distutils"}
+    | {"federated", "dask", "spark", "distutils", "callback", "conftest", "_data_utils"}
+    | {"config", "libpath"}
 )
 # standard-library classes those packages import into their modules, which a pickle
 # could reach through them and which act on files, threads or processes when built
@@ -123,7 +127,8 @@ IMPORTED_CLASSES = frozenset(
     | {"GzipFile", "Thread", "ThreadPoolExecutor", "ProcessPoolExecutor", "Popen"}
     | {"Request", "Mock", "MagicMock", "CDLL", "PyDLL"}
 )
-_CLASS_NAME = re.compile(r"(__pyx_unpickle_)?_*[A-Z][A-Za-z0-9_]*")
+# a class-like name: capitalised and with a lower-case letter (not an ALL_CAPS constant)
+_CLASS_NAME = re.compile(r"(__pyx_unpickle_)?_*[A-Z](?=[A-Za-z0-9_]*[a-z])[A-Za-z0-9_]*")
 _SPARSE_NAME = re.compile(r"(csr|csc|coo|bsr|dia|dok|lil)_(matrix|array)")
 
 # Why well-known globals are dangerous, shown beside "not on the allowlist".
@@ -216,4 +221,29 @@ class Allowlist:
             and not DENIED_PARTS.intersection(parts)
             and name not in IMPORTED_CLASSES
             and _CLASS_NAME.fullmatch(name) is not None
+            and _defined_by_package(module, name)
         )
+
+
+@functools.lru_cache(maxsize=4096)
+def _defined_by_package(module: str, name: str) -> bool:
+    """Whether ``module.name`` is a class (or a Cython unpickle helper) that the
+    package itself defines, not a function or a class it imported from elsewhere
+    (``multiprocessing.connection.Client``, ``pathlib.Path``, ctypes functions).
+
+    The installed package is imported to look; its modules are trusted code, the
+    scanned file is not touched. A package that is not installed cannot be
+    checked this way, and the name rule alone decides (see docs/scan.md).
+    """
+    package = module.split(".", 1)[0]
+    if importlib.util.find_spec(package) is None:
+        return True
+    try:
+        obj = getattr(importlib.import_module(module), name)
+    except Exception:
+        return False
+    home = str(getattr(obj, "__module__", "") or "")
+    ours = home == package or home.startswith(package + ".")
+    if name.startswith("__pyx_unpickle_"):
+        return ours and callable(obj)
+    return ours and isinstance(obj, type)

@@ -24,7 +24,7 @@ import shutil
 import tarfile
 import tempfile
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from lockstep.errors import PathError
@@ -98,11 +98,69 @@ def format_of(name: str, head: bytes) -> str | None:
         return "onnx"
     if archives.is_tar(name, head):
         return "tar"
-    if looks_like_pickle(head) or _pickle_suffix(suffixes):
+    if looks_like_pickle(head) or _pickle_suffix(suffixes) or _sniffs_as_pickle(head):
         return "pickle"
     if lower.endswith(".keras"):
         return "zip"  # not a zip: reported as unreadable
     return None
+
+
+_COMPRESSED: tuple[bytes, ...] = (
+    b"\x1f\x8b",  # gzip
+    b"BZh",  # bz2
+    b"\xfd7zXZ\x00",  # xz
+    b"\x78\x01",  # zlib, by compression level
+    b"\x78\x5e",
+    b"\x78\x9c",
+    b"\x78\xda",
+)
+
+
+def _sniffs_as_pickle(head: bytes) -> bool:
+    """Whether bytes are a pickle whatever the file is called: ``pickle.load`` and
+    ``joblib.load`` look at the bytes, never the name. Compressed bytes are
+    opened first, as joblib opens them."""
+    if head.startswith(_COMPRESSED):
+        head = _decompressed_head(head)
+    return _opcodes_parse(head)
+
+
+def _opcodes_parse(head: bytes) -> bool:
+    """Valid pickle opcodes up to one that imports: only an import lets loading run
+    code, so bytes that parse without one are harmless whatever they are."""
+    import pickletools
+
+    imports = ("GLOBAL", "STACK_GLOBAL", "INST", "EXT1", "EXT2", "EXT4")
+    try:
+        for opcode, _arg, _pos in pickletools.genops(head):
+            if opcode.name in imports:
+                return True
+            if opcode.name == "STOP":
+                return False
+    except Exception:
+        return False  # anything that does not parse is not a pickle
+    return False
+
+
+def _decompressed_head(head: bytes) -> bytes:
+    """The first bytes of compressed data, opened as gzip/zlib, bz2 or xz."""
+    import bz2
+    import lzma
+    import zlib
+
+    openers: list[Callable[[bytes], bytes]] = [
+        lambda b: zlib.decompressobj(47).decompress(b, 65536),  # gzip or zlib
+        lambda b: bz2.BZ2Decompressor().decompress(b, 65536),
+        lambda b: lzma.LZMADecompressor().decompress(b, 65536),
+    ]
+    for opener in openers:
+        try:
+            found = opener(head)
+        except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError):
+            continue
+        if found:
+            return bytes(found)
+    return b""
 
 
 def _pickle_suffix(suffixes: list[str]) -> bool:
