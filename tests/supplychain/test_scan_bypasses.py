@@ -51,3 +51,12 @@ def test_text_that_happens_to_parse_is_not_a_pickle(tmp_path: Path) -> None:
     (tmp_path / "data.csv").write_text("x,y\n1,2\n")
     report = scan_path(tmp_path)
     assert report.safe and len(report.skipped) == 2
+
+
+def test_changing_an_imported_object_is_flagged(tmp_path: Path) -> None:
+    # SETITEM on a module-level dict of an allowed package: changes it for the process
+    path = tmp_path / "links.pkl"
+    path.write_bytes(b"\x80\x02csklearn._loss.link\nMultinomialLogit\nX\x01\x00\x00\x00kK\x01s.")
+    report = scan_path(path)
+    assert not report.safe
+    assert "SETITEM changes the imported" in report.findings[-1].detail

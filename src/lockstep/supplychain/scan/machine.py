@@ -267,6 +267,7 @@ def _frozenset(m: Machine, _: Any) -> None:
 def _append(m: Machine, _: Any) -> None:
     value = m.pop()
     target = m.top()
+    _no_global_target(m, target, "APPEND")
     if isinstance(target, list):
         target.append(value)
 
@@ -274,6 +275,7 @@ def _append(m: Machine, _: Any) -> None:
 def _appends(m: Machine, _: Any) -> None:
     items = m.pop_mark()
     target = m.top()
+    _no_global_target(m, target, "APPENDS")
     if isinstance(target, list):
         target.extend(items)
 
@@ -282,6 +284,7 @@ def _setitem(m: Machine, _: Any) -> None:
     value = m.pop()
     key = m.pop()
     target = m.top()
+    _no_global_target(m, target, "SETITEM")
     if isinstance(target, dict):
         target[key] = value
 
@@ -289,9 +292,19 @@ def _setitem(m: Machine, _: Any) -> None:
 def _setitems(m: Machine, _: Any) -> None:
     items = m.pop_mark()
     target = m.top()
+    _no_global_target(m, target, "SETITEMS")
     for i in range(0, len(items), 2):
         if isinstance(target, dict):
             target[items[i]] = items[i + 1]
+
+
+def _no_global_target(m: Machine, target: Any, opcode: str) -> None:
+    """Adding to an imported object changes that object for the whole process
+    (a module-level list or dict of an allowed package): never allowed."""
+    if isinstance(target, Global):
+        m.flag(
+            "build", f"{opcode} changes the imported {target.dotted} itself", opcode, target.dotted
+        )
 
 
 def _additems(m: Machine, _: Any) -> None:
