@@ -98,3 +98,19 @@ def test_registration_attaches_scan_provenance_bom_and_a_signature(reg: Path) ->
     assert all(a.keyid for a in signed)
     result = cli("verify", "churn", "--json")
     assert result.code == 0, result.out
+
+
+def test_gc_keeps_the_bytes_of_registered_versions(reg: Path) -> None:
+    from tests.registry.conftest import train
+
+    assert cli("model", "register", "churn").code == 0
+    first = json.loads(cli("model", "show", "churn", "--json").out)["digest"]
+    train(reg, 9.0, 0.9, "Another model")  # the workspace no longer points at v0.0.1
+    assert cli("gc").code == 0
+    from lockstep.types import parse_digest
+
+    hex_digest = parse_digest(first)
+    assert hex_digest is not None
+    assert (reg / ".lockstep" / "cache" / "blobs" / "sha256" / hex_digest[:2] / hex_digest).exists()
+    assert cli("verify", "churn@v0.0.1").code == 1  # readable: fails only as unsigned
+    assert "not signed" in cli("verify", "churn@v0.0.1").err

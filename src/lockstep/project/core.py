@@ -274,6 +274,25 @@ class Project:
         finally:
             remote.close()
 
+    def registered_models(self) -> list[Pointer]:
+        """The bytes of every registered model version, as pointers of their objects:
+        gc keeps them, so gates and verify can always read a registered version."""
+        from lockstep.registry.tags import Registry
+        from lockstep.types import parse_digest
+
+        found = []
+        for versions in Registry.load(self.root).versions.values():
+            for version in versions:
+                digest = parse_digest(version.meta.get("digest"))
+                if digest is None:
+                    continue
+                location = f"{version.tag}.version"
+                if version.meta.get("kind") == "dir":
+                    found.append(Pointer(location, version.model, "dir", digest, 0))
+                else:
+                    found.append(Pointer(location, version.model, "file", digest, 0))
+        return found
+
     def attestation_objects(self) -> list[Pointer]:
         """The signed documents of registered versions, as pointers of their objects:
         push, pull and gc carry and keep them like data (nothing is checked out)."""
@@ -301,7 +320,7 @@ class Project:
     # --- gc --------------------------------------------------------------------------
 
     def gc(self, *, all_commits: bool = False, dry_run: bool = False) -> GCResult:
-        keep = self.pointers() + self.attestation_objects()
+        keep = self.pointers() + self.attestation_objects() + self.registered_models()
         if all_commits:
             blobs = git.all_blobs_with_suffix(self.root, SUFFIX)
             data = git.read_blobs(self.root, blobs)
