@@ -143,6 +143,13 @@ def _join(where: str, key: object) -> str:
     return f"{where}.{key}" if where else str(key)
 
 
+def _table(cls: Any) -> Any:
+    """A config field holding the table ``cls``: its defaults, checked field by field."""
+    return field(
+        default_factory=cls, metadata={"check": lambda value, where: _build(cls, value, where)}
+    )
+
+
 def _setting(check: Any, default: Any = None) -> Any:
     return field(default=default, metadata={"check": check})
 
@@ -217,56 +224,21 @@ class ScanConfig:
     allow: tuple[str, ...] = _setting(_dotted_names, ())  # extra globals lockstep scan allows
 
 
-def _scan(value: object, where: str) -> ScanConfig:
-    result: ScanConfig = _build(ScanConfig, value, where)
-    return result
-
-
 @dataclass(frozen=True)
 class SigningConfig:
     key: str | None = _setting(_optional_text)  # the default key of lockstep sign
 
 
-def _signing(value: object, where: str) -> SigningConfig:
-    result: SigningConfig = _build(SigningConfig, value, where)
-    return result
-
-
-def _registry(value: object, where: str) -> RegistryConfig:
-    result: RegistryConfig = _build(RegistryConfig, value, where)
-    return result
-
-
-def _tracking(value: object, where: str) -> TrackingConfig:
-    result: TrackingConfig = _build(TrackingConfig, value, where)
-    return result
-
-
-def _dask(value: object, where: str) -> DaskConfig:
-    result: DaskConfig = _build(DaskConfig, value, where)
-    return result
-
-
-def _core(value: object, where: str) -> CoreConfig:
-    result: CoreConfig = _build(CoreConfig, value, where)
-    return result
-
-
-def _cache(value: object, where: str) -> CacheConfig:
-    result: CacheConfig = _build(CacheConfig, value, where)
-    return result
-
-
 @dataclass(frozen=True)
 class Config:
-    core: CoreConfig = field(default_factory=CoreConfig, metadata={"check": _core})
-    cache: CacheConfig = field(default_factory=CacheConfig, metadata={"check": _cache})
+    core: CoreConfig = _table(CoreConfig)
+    cache: CacheConfig = _table(CacheConfig)
     remote: dict[str, RemoteConfig] = field(default_factory=dict, metadata={"check": _remotes})
-    tracking: TrackingConfig = field(default_factory=TrackingConfig, metadata={"check": _tracking})
-    dask: DaskConfig = field(default_factory=DaskConfig, metadata={"check": _dask})
-    registry: RegistryConfig = field(default_factory=RegistryConfig, metadata={"check": _registry})
-    scan: ScanConfig = field(default_factory=ScanConfig, metadata={"check": _scan})
-    signing: SigningConfig = field(default_factory=SigningConfig, metadata={"check": _signing})
+    tracking: TrackingConfig = _table(TrackingConfig)
+    dask: DaskConfig = _table(DaskConfig)
+    registry: RegistryConfig = _table(RegistryConfig)
+    scan: ScanConfig = _table(ScanConfig)
+    signing: SigningConfig = _table(SigningConfig)
 
 
 def _version(value: object, where: str) -> int:

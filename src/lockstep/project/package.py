@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from lockstep import git
 from lockstep.errors import AttestationFormatError, LockstepError
-from lockstep.project.verify import Check, model_digest
+from lockstep.project.verify import Check, Checks, model_digest
 from lockstep.registry.tags import Version, iso
 from lockstep.store.export import export
 from lockstep.store.remotes.oci_upload import CHUNK_SIZE
@@ -35,19 +35,11 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class PackageVerification:
+class PackageVerification(Checks):
     reference: str
     digest: str  # the package manifest's
     model: str
     checks: tuple[Check, ...]
-
-    @property
-    def passed(self) -> bool:
-        return all(c.passed for c in self.checks)
-
-    @property
-    def failed(self) -> dict[str, str]:
-        return {c.name: c.detail for c in self.checks if not c.passed}
 
     def to_dict(self) -> dict[str, Any]:
         return {

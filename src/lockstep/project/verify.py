@@ -44,9 +44,9 @@ class Check:
         return {"check": self.name, "passed": self.passed, "detail": self.detail}
 
 
-@dataclass(frozen=True)
-class Verification:
-    version: Version
+class Checks:
+    """A verdict made of named checks: it passes when every one does."""
+
     checks: tuple[Check, ...]
 
     @property
@@ -56,6 +56,12 @@ class Verification:
     @property
     def failed(self) -> dict[str, str]:
         return {c.name: c.detail for c in self.checks if not c.passed}
+
+
+@dataclass(frozen=True)
+class Verification(Checks):
+    version: Version
+    checks: tuple[Check, ...]
 
     def to_dict(self) -> dict[str, Any]:
         return {
