@@ -35,6 +35,16 @@ Layout of ``.lockstep/config.toml``::
 
     [signing]
     key = "release"                   # the key in .lockstep/keys/ lockstep sign uses
+
+    [serve]
+    host = "127.0.0.1"                # lockstep serve's defaults (flags override)
+    port = 8080
+    workers = 1
+    max_batch_size = 32               # adaptive batching: rows per predict call
+    max_latency_ms = 2.0              # the longest a request waits for others
+    log_url = "s3://bucket/monitor"   # the inference log (default .lockstep/monitor/NAME)
+    sample_rate = 1.0                 # share of requests logged; 0 turns the log off
+    # token = "..."                   # bearer token: config.local.toml or LOCKSTEP_SERVE_TOKEN
 """
 
 from __future__ import annotations
@@ -229,6 +239,44 @@ class SigningConfig:
     key: str | None = _setting(_optional_text)  # the default key of lockstep sign
 
 
+def _port(value: object, where: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 65535:
+        raise _InvalidError(where, "must be a port number from 1 to 65535")
+    return value
+
+
+def _ranged(low: float, high: float) -> Any:
+    def check(value: object, where: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _InvalidError(where, f"must be a number from {low:g} to {high:g}")
+        if not low <= value <= high:
+            raise _InvalidError(where, f"must be a number from {low:g} to {high:g}")
+        return float(value)
+
+    return check
+
+
+def _batch(value: object, where: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 4096:
+        raise _InvalidError(where, "must be an integer from 1 to 4096")
+    return value
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    host: str = _setting(_text, "127.0.0.1")
+    port: int = _setting(_port, 8080)
+    workers: int = _setting(_jobs, 1)
+    token: str | None = _setting(_optional_text)  # secret: config.local.toml or the env
+    max_batch_size: int = _setting(_batch, 32)
+    max_latency_ms: float = _setting(_ranged(0, 1000), 2.0)
+    log_url: str | None = _setting(_optional_text)
+    sample_rate: float = _setting(_ranged(0, 1), 1.0)
+
+    def __repr__(self) -> str:  # never print the token
+        return f"ServeConfig(host={self.host!r}, port={self.port})"
+
+
 @dataclass(frozen=True)
 class Config:
     core: CoreConfig = _table(CoreConfig)
@@ -239,6 +287,7 @@ class Config:
     registry: RegistryConfig = _table(RegistryConfig)
     scan: ScanConfig = _table(ScanConfig)
     signing: SigningConfig = _table(SigningConfig)
+    serve: ServeConfig = _table(ServeConfig)
 
 
 def _version(value: object, where: str) -> int:

@@ -332,3 +332,20 @@ class VerificationError(CheckFailedError):
         super().__init__(f"{ref} failed verification: {shown}{more}")
         self.ref = ref
         self.failed = failed
+
+
+# --- serving and deployment -----------------------------------------------------------
+
+
+class ServingError(InputError):
+    """A model cannot be served as asked: an unknown flavor, a file its flavor cannot
+    load, an input signature that does not fit the model, or a setting out of range."""
+
+
+class DeployError(OperationError):
+    """A deployment could not be made, checked or stopped; what serves stays as it was."""
+
+
+class DeployCheckFailedError(CheckFailedError):
+    """A new deployment did not pass readiness or its smoke checks; it was stopped and
+    what served before keeps serving."""

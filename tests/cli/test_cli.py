@@ -73,7 +73,10 @@ def test_debug_shows_traceback(repo: Path) -> None:
 def test_demo_runs_the_loop(tmp_path: Path) -> None:
     result = cli("demo", str(tmp_path / "demo"))
     assert result.code == 0, result.err
-    assert result.out.count("  ok  ") == 27
+    assert result.out.count("  ok  ") == 32
+    assert "v0.0.1 -> v0.0.2; switched in" in result.out
+    assert "v0.0.2 -> v0.0.1; switched in" in result.out
+    assert "lockstep_requests_total of v0.0.2: 101 invocations, 100 v2/infer" in result.out
     assert "status clean: True" in result.out
     assert "prepare up-to-date, train up-to-date, evaluate up-to-date" in result.out
     assert "train restored, evaluate restored" in result.out
@@ -83,7 +86,6 @@ def test_demo_runs_the_loop(tmp_path: Path) -> None:
     assert "a tampered signature is refused" in result.out
     assert "verified from the registry" in result.out or "skipped: no docker-registry" in result.out
     assert "exit 1: champion: f1 0.961326 does not beat churn@v0.0.1's 0.967033" in result.out
-    assert "staging back from v0.0.2 to v0.0.1" in result.out
     assert (tmp_path / "demo" / "project" / "data" / "raw.lockstep").exists()
     again = cli("demo", str(tmp_path / "demo"))
     assert again.code == 2

@@ -98,7 +98,20 @@ def root(
 
 
 def _register() -> None:
-    from lockstep.cli import data, demo, metrics, model, pipeline, remote, runs, scan, schema, trust
+    from lockstep.cli import (
+        data,
+        demo,
+        deploy,
+        metrics,
+        model,
+        pipeline,
+        remote,
+        runs,
+        scan,
+        schema,
+        serve,
+        trust,
+    )
     from lockstep.cli import package as packaging
 
     data.register(app)
@@ -111,6 +124,8 @@ def _register() -> None:
     trust.register(app)
     packaging.register(app)
     model.register_commands(app)
+    serve.register(app)
+    deploy.register(app)
     demo.register(app)
 
 

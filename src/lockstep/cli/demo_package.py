@@ -51,7 +51,7 @@ def package_step(repo: Path) -> str:
 def _registry(binary: str, home: Path) -> Iterator[int]:
     """A registry on 127.0.0.1 for the length of the step, stopped by its PID."""
     home.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = free_port()
     config = home / "config.yml"
     config.write_text(CONFIG.format(root=home / "storage", port=port))
     with open(home / "registry.log", "wb") as log:
@@ -70,7 +70,7 @@ def _registry(binary: str, home: Path) -> Iterator[int]:
         proc.wait(timeout=10)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])

@@ -19,9 +19,16 @@ models:
   churn:
     path: models/model.pkl
     schema: schemas/prepared.yaml
+    target: target
 environments:
   staging:
     gates: [data, scan]
+    target: local
+    port: @PORT@
+    smoke:
+      requests:
+        - body_file: smoke/request.json
+          shape: [1]
   production:
     gates:
       - data
@@ -33,10 +40,12 @@ environments:
 
 
 def run_steps(steps: Steps, repo: Path) -> None:
+    from lockstep.cli import demo_serving
     from lockstep.cli.demo_loop import git
-    from lockstep.cli.demo_package import package_step
+    from lockstep.cli.demo_package import free_port, package_step
     from lockstep.cli.demo_pipeline import run as run_pipeline
     from lockstep.cli.demo_pipeline import set_trees
+    from lockstep.cli.demo_serving import smoke_request
 
     def configure() -> str:
         from lockstep.datacheck import files_under, infer_schema, load_table
@@ -45,10 +54,12 @@ def run_steps(steps: Steps, repo: Path) -> None:
         (repo / "schemas").mkdir(exist_ok=True)
         atomic_write_text(repo / "schemas" / "prepared.yaml", schema)
         text = (repo / "lockstep.yaml").read_text()
-        atomic_write_text(repo / "lockstep.yaml", text + REGISTRY)
+        port = str(free_port())
+        atomic_write_text(repo / "lockstep.yaml", text + REGISTRY.replace("@PORT@", port))
+        smoke_request(repo)
         git(repo, "add", "-A")
         git(repo, "commit", "-q", "-m", "Registry: churn, staging and production gates")
-        return "schema inferred; gates: data, scan, signature, champion, approval"
+        return f"gates: data, scan, signature, champion, approval; staging on port {port}"
 
     def second_model() -> str:
         set_trees(repo, 80)
@@ -68,7 +79,7 @@ def run_steps(steps: Steps, repo: Path) -> None:
     steps.run("approve, then promote to production", lambda: _approve_promote(repo))
     steps.run("register a second model", second_model)
     steps.run("promote it to production: champion fails", lambda: _refused(repo, "churn"))
-    steps.run("promote it to staging, then roll staging back", lambda: _stage_and_back(repo))
+    demo_serving.run_steps(steps, repo)
     steps.run("the history of churn", lambda: _history(repo))
 
 
@@ -141,14 +152,6 @@ def _approve_promote(repo: Path) -> str:
     models = _models(repo)
     models.approve("churn", "production")
     return _promote(repo, "churn@v0.0.1", "production")
-
-
-def _stage_and_back(repo: Path) -> str:
-    models = _models(repo)
-    models.promote("churn@v0.0.2", "staging")
-    target, current, tag = models.rollback("churn", "staging", None)
-    was = current.version if current else None
-    return f"{tag}: staging back from v{was} to v{target.version}"
 
 
 def _history(repo: Path) -> str:

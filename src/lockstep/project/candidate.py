@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from lockstep import git
 from lockstep.errors import RegistryError
+from lockstep.project.signature import input_signature
 from lockstep.registry.flavor import detect
 from lockstep.registry.lineage import lineage
 from lockstep.registry.register import Candidate
@@ -39,7 +40,10 @@ def candidate(project: Project, name: str, path: str, actor: str) -> Candidate:
             "add and commit it, or run 'lockstep checkout'"
         )
     found = lineage(target, pointer.digest, project.lock_at("HEAD"), [p.target for p in pointers])
-    return Candidate(name, target, pointer, commit, detect(root / target), found, actor)
+    spec = project.models().specs.get(name)
+    signature = input_signature(root, spec, found.inputs)
+    flavor = detect(root / target)
+    return Candidate(name, target, pointer, commit, flavor, found, actor, signature)
 
 
 def _inside_folder(project: Project, pointers: list[Pointer], target: str) -> Pointer:

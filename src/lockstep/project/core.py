@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from lockstep.pipeline.executors import Executor, OutputSink
     from lockstep.pipeline.lockfile import LockFile
     from lockstep.pipeline.run import Listener, RunOptions, RunReport
+    from lockstep.project.deploy import Deployments
     from lockstep.project.models import Models
     from lockstep.project.package import Package
     from lockstep.project.trust import Trust
@@ -360,6 +361,11 @@ class Project:
         from lockstep.project.package import Package
 
         return Package(self)
+
+    def deployments(self) -> Deployments:
+        from lockstep.project.deploy import Deployments
+
+        return Deployments(self)
 
     # --- pipeline --------------------------------------------------------------------
 

@@ -166,6 +166,10 @@ class Models:
         if env is not None and env not in self.environments and env not in used:
             self._env(env)
 
+    def environment(self, name: str) -> EnvironmentSpec:
+        """The environment ``name`` of lockstep.yaml; an error naming the known ones."""
+        return self._env(name)
+
     # --- helpers ----------------------------------------------------------------------
 
     def _env(self, name: str) -> EnvironmentSpec:

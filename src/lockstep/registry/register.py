@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from lockstep import git
 from lockstep.errors import RegistryError
@@ -27,6 +28,7 @@ class Candidate:
     flavor: str
     lineage: Lineage
     actor: str
+    signature: dict[str, Any] | None = None  # the input columns, when known
 
 
 def next_version(registry: Registry, model: str, given: str | None) -> SemVer:
@@ -68,6 +70,8 @@ def register(root: Path, registry: Registry, candidate: Candidate, given: str | 
         "timestamp": time.time(),
         **candidate.lineage.to_dict(),
     }
+    if candidate.signature is not None:
+        body["signature"] = candidate.signature
     git.create_tag(root, tag, tags.message(f"register {candidate.model} v{version}", body))
     return tag
 

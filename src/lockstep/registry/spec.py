@@ -14,6 +14,12 @@
           - champion: {metric: f1, min_delta: 0.0, direction: max}
           - approval: {count: 1}
         reevaluate: python src/evaluate_model.py   # for champion on other eval data
+        target: kubernetes                         # local (default), kubernetes, container
+        kubernetes: {package: oci://registry.example/models/churn}
+
+``models.NAME.inputs`` (a list of ``{name, type}``) or ``models.NAME.target`` (the
+label column of the training data) tell registration the model's input signature;
+``environments.ENV.port`` and ``smoke`` are for ``deploy`` to ``local`` (see smoke.py).
 
 Names follow GTO: letters, digits, '-' and '_' inside (models may use ``/``).
 Errors name the file, the model or environment, and the gate.
@@ -28,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lockstep.errors import ConfigError
+from lockstep.registry.smoke import SmokeSpec, parse_smoke
 
 FILE = "lockstep.yaml"
 MODEL_NAME = re.compile(r"[a-zA-Z0-9]([a-zA-Z0-9-/_]*[a-zA-Z0-9])?")  # GTO's names
@@ -41,6 +48,8 @@ class ModelSpec:
     path: str
     schema: str | None = None
     data: tuple[str, ...] = ()
+    inputs: tuple[Mapping[str, str], ...] = ()  # the input signature, when declared
+    target: str | None = None  # the label column of the training data
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,10 @@ class EnvironmentSpec:
     gates: tuple[GateSpec, ...] = ()
     reevaluate: str | None = None
     target: str = "local"
+    port: int | None = None  # local: the port the deployment answers on
+    smoke: SmokeSpec = field(default_factory=SmokeSpec)
+    kubernetes: Mapping[str, Any] | None = None  # checked by the deploy layer
+    container: Mapping[str, Any] | None = None
 
 
 # Each gate's options: name -> (check, default); a gate listed here is known.
@@ -94,12 +107,15 @@ def parse_models(section: Mapping[str, Any]) -> dict[str, ModelSpec]:
             )
         if not isinstance(body, dict):
             raise ConfigError(FILE, where, "must be a mapping with at least 'path'")
-        _known(body, ("path", "schema", "data", "description", "intended_use"), where)
+        fields = ("path", "schema", "data", "description", "intended_use", "inputs", "target")
+        _known(body, fields, where)
         models[name] = ModelSpec(
             name=name,
             path=_path(body.get("path"), f"{where}.path", required=True) or "",
             schema=_path(body.get("schema"), f"{where}.schema"),
             data=_paths(body.get("data"), f"{where}.data"),
+            inputs=_inputs(body.get("inputs"), f"{where}.inputs"),
+            target=_name(body.get("target"), f"{where}.target"),
         )
     return models
 
@@ -115,15 +131,80 @@ def parse_environments(section: Mapping[str, Any]) -> dict[str, EnvironmentSpec]
         body = {} if given is None else given
         if not isinstance(body, dict):
             raise ConfigError(FILE, where, "must be a mapping (gates, reevaluate, target)")
-        _known(body, ("gates", "reevaluate", "target", "description"), where)
-        target = body.get("target", "local")
-        if target not in TARGETS:
-            raise ConfigError(FILE, f"{where}.target", f"must be one of {', '.join(TARGETS)}")
-        reevaluate = body.get("reevaluate")
-        if reevaluate is not None and (not isinstance(reevaluate, str) or not reevaluate):
-            raise ConfigError(FILE, f"{where}.reevaluate", "must be a command (a string)")
-        envs[name] = EnvironmentSpec(name, _gates(body.get("gates"), where), reevaluate, target)
+        envs[name] = _environment(name, body, where)
     return envs
+
+
+ENV_FIELDS = (
+    "gates",
+    "reevaluate",
+    "target",
+    "description",
+    "port",
+    "smoke",
+    "kubernetes",
+    "container",
+)
+
+
+def _environment(name: str, body: Mapping[str, Any], where: str) -> EnvironmentSpec:
+    _known(body, ENV_FIELDS, where)
+    target = body.get("target", "local")
+    if target not in TARGETS:
+        raise ConfigError(FILE, f"{where}.target", f"must be one of {', '.join(TARGETS)}")
+    reevaluate = body.get("reevaluate")
+    if reevaluate is not None and (not isinstance(reevaluate, str) or not reevaluate):
+        raise ConfigError(FILE, f"{where}.reevaluate", "must be a command (a string)")
+    port = body.get("port")
+    if port is not None and (
+        not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535
+    ):
+        raise ConfigError(FILE, f"{where}.port", "must be a port number from 1 to 65535")
+    for section in ("kubernetes", "container"):
+        if body.get(section) is not None and not isinstance(body[section], dict):
+            raise ConfigError(FILE, f"{where}.{section}", "must be a mapping")
+    return EnvironmentSpec(
+        name,
+        _gates(body.get("gates"), where),
+        reevaluate,
+        target,
+        port,
+        parse_smoke(body.get("smoke"), f"{where}.smoke"),
+        body.get("kubernetes"),
+        body.get("container"),
+    )
+
+
+INPUT_TYPES = ("double", "float", "long", "integer", "boolean", "string")
+
+
+def _inputs(value: object, where: str) -> tuple[Mapping[str, str], ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not value:
+        raise ConfigError(FILE, where, "must be a list of columns, each {name: ..., type: ...}")
+    found: list[Mapping[str, str]] = []
+    for i, item in enumerate(value):
+        if not isinstance(item, dict) or set(item) != {"name", "type"}:
+            raise ConfigError(FILE, f"{where}[{i}]", "a column is {name: ..., type: ...}")
+        _name(item["name"], f"{where}[{i}].name")
+        if item["type"] not in INPUT_TYPES:
+            raise ConfigError(
+                FILE, f"{where}[{i}].type", f"must be one of {', '.join(INPUT_TYPES)}"
+            )
+        found.append({"name": item["name"], "type": item["type"]})
+    names = [c["name"] for c in found]
+    if len(set(names)) != len(names):
+        raise ConfigError(FILE, where, "column names must be unique")
+    return tuple(found)
+
+
+def _name(value: object, where: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ConfigError(FILE, where, "must be a column name (a string)")
+    return value
 
 
 def _gates(value: object, where: str) -> tuple[GateSpec, ...]:

@@ -1,0 +1,147 @@
+"""``lockstep deploy`` to the ``local`` target: blue-green behind a router, a failed
+deploy that leaves the old version serving, rollback, status and stop."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import cli
+from tests.deploy.conftest import FEATURES, commit_version, config
+from tests.services import free_port
+
+ROW = {name: 0.5 for name in FEATURES}
+SMOKE_SCRIPT = """\
+import json, os, sys, urllib.request
+url = os.environ["LOCKSTEP_ENDPOINT"] + "/v2/models/churn/infer"
+body = {"inputs": [{"name": "x", "shape": [1, 20], "datatype": "FP64", "data": [0.5] * 20}]}
+req = urllib.request.Request(url, json.dumps(body).encode(), {"content-type": "application/json"})
+answer = json.load(urllib.request.urlopen(req))
+sys.exit(0 if answer["outputs"][0]["shape"] == [1] else 1)
+"""
+
+
+@pytest.fixture
+def staging(model_ws: Path) -> Iterator[tuple[Path, int]]:
+    port = free_port()
+    (model_ws / "smoke.py").write_text(SMOKE_SCRIPT)
+    smoke = {
+        "requests": [{"body": {"dataframe_records": [ROW]}, "shape": [1]}],
+        "command": "python smoke.py",
+    }
+    config(model_ws, staging={"target": "local", "port": port, "smoke": smoke})
+    yield model_ws, port
+    cli("deploy", "stop", "churn", "--env", "staging")
+
+
+def deploy() -> dict:  # type: ignore[type-arg]
+    result = cli("deploy", "churn", "--env", "staging", "--json")
+    found = json.loads(result.out)
+    found["code"] = result.code
+    found["err"] = result.err
+    return found
+
+
+def served_version(port: int) -> str:
+    answer = httpx.get(f"http://127.0.0.1:{port}/v2/models/churn", timeout=5)
+    return str(answer.json()["versions"][0])
+
+
+def predict(port: int) -> httpx.Response:
+    body = {"dataframe_records": [ROW]}
+    return httpx.post(f"http://127.0.0.1:{port}/invocations", json=body, timeout=10)
+
+
+class Traffic:
+    """Requests through the router, each on a new connection, while a deploy runs."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.codes: list[int | str] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self.codes.append(predict(self.port).status_code)
+            except httpx.HTTPError as exc:
+                self.codes.append(type(exc).__name__)
+            time.sleep(0.005)
+
+    def __enter__(self) -> Traffic:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+def test_deploy_switch_fail_and_rollback(staging: tuple[Path, int]) -> None:
+    root, port = staging
+    assert cli("model", "promote", "churn@v0.0.1", "--to", "staging").code == 0
+    first = deploy()
+    assert first["code"] == 0, first["err"]
+    assert first["passed"] and first["previous"] is None
+    assert [c["passed"] for c in first["checks"]] == [True, True, True]
+    assert served_version(port) == "0.0.1"
+    assert predict(port).json()["predictions"] in ([0], [1])
+    again = deploy()
+    assert again["already"] is True
+
+    commit_version(root, 0.01, "Second model")
+    assert cli("model", "promote", "churn@v0.0.2", "--to", "staging").code == 0
+    with Traffic(port) as traffic:
+        second = deploy()
+    assert second["code"] == 0, second["err"]
+    assert second["previous"] == "0.0.1" and second["switch_seconds"] < 5
+    assert served_version(port) == "0.0.2"
+    assert traffic.codes and set(traffic.codes) == {200}, traffic.codes
+
+    # a version trained on 5 of the 20 features fails the smoke request: v0.0.2 stays
+    commit_version(root, 1.0, "Third model", FEATURES[:5])
+    assert cli("model", "promote", "churn@v0.0.3", "--to", "staging").code == 0
+    third = deploy()
+    assert third["code"] == 1 and not third["passed"]
+    assert "v0.0.2 keeps serving" in third["err"]
+    failed = [c for c in third["checks"] if not c["passed"]]
+    assert failed and failed[0]["check"] == "smoke request 1"
+    assert served_version(port) == "0.0.2"
+
+    # roll back: the registry first, then the deployment follows it
+    assert cli("model", "rollback", "churn", "--env", "staging").code == 0
+    assert deploy()["already"] is True  # staging runs v0.0.2 again, which serves
+    assert cli("model", "rollback", "churn", "--env", "staging", "--to", "0.0.1").code == 0
+    back = deploy()
+    assert back["code"] == 0 and back["version"] == "0.0.1"
+    assert served_version(port) == "0.0.1"
+
+    status = json.loads(cli("deploy", "status", "--json").out)
+    assert [(s["model"], s["env"], s["version"], s["serving"]) for s in status] == [
+        ("churn", "staging", "0.0.1", True)
+    ]
+    stopped = cli("deploy", "stop", "churn", "--env", "staging")
+    assert stopped.code == 0 and "Stopped" in stopped.out
+    with pytest.raises(httpx.HTTPError):
+        predict(port)
+    assert json.loads(cli("deploy", "status", "--json").out)[0]["serving"] is False
+
+
+def test_a_taken_port_is_refused(staging: tuple[Path, int]) -> None:
+    import socket
+
+    _, port = staging
+    assert cli("model", "promote", "churn@v0.0.1", "--to", "staging").code == 0
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))
+        sock.listen()
+        result = cli("deploy", "churn", "--env", "staging")
+    assert result.code == 1
+    assert f"port {port}" in result.err and "environments.staging.port" in result.err
