@@ -133,6 +133,13 @@ def test_deploy_switch_fail_and_rollback(staging: tuple[Path, int]) -> None:
         predict(port)
     assert json.loads(cli("deploy", "status", "--json").out)[0]["serving"] is False
 
+    # every server flushed its sample of requests to the inference log on the way out
+    import pandas as pd
+
+    logged = pd.concat(pd.read_parquet(p) for p in (root / ".lockstep/monitor/churn").iterdir())
+    assert set(logged["version"]) >= {"0.0.1", "0.0.2"}
+    assert {"x0", "x19", "prediction", "timestamp"} <= set(logged.columns)
+
 
 def test_a_taken_port_is_refused(staging: tuple[Path, int]) -> None:
     import socket

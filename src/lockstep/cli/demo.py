@@ -22,7 +22,9 @@ def demo(
     train, evaluate) twice to show the cache, makes a signing key, registers
     the model with its scan report, provenance, ML-BOM and signature, verifies
     it and refuses a tampered copy, promotes it behind gates (one promotion
-    fails, one passes), rolls an environment back and prints the history.
+    fails, one passes), deploys staging to a local server, switches it
+    blue-green to a new version, sends requests, reads the server's metrics,
+    rolls back and prints the history.
     """
     import tempfile
 
@@ -42,6 +44,7 @@ def demo(
     echo(f"Done in {steps.total():.1f} s. Look around:")
     echo(f"  cd {repo} && git log --oneline && lockstep status && lockstep runs list")
     echo("  lockstep model list && lockstep model history churn")
+    echo("  lockstep serve churn#staging   # then open http://127.0.0.1:8080/v2/models/churn")
 
 
 def register(app: typer.Typer) -> None:

@@ -260,7 +260,8 @@ def _log(project: Project | None, settings: ServeConfig | None, name: str) -> Lo
         return LogSettings()  # outside a workspace: no inference log unless configured
     if settings.sample_rate == 0:
         return LogSettings()
-    url = settings.log_url or str(project.root / ".lockstep" / "monitor" / name)
+    base = settings.log_url.rstrip("/") if settings.log_url else None
+    url = f"{base}/{name}" if base else str(project.root / ".lockstep" / "monitor" / name)
     return LogSettings(url=url, sample_rate=settings.sample_rate)
 
 
