@@ -42,7 +42,7 @@ Layout of ``.lockstep/config.toml``::
     workers = 1
     max_batch_size = 32               # adaptive batching: rows per predict call
     max_latency_ms = 2.0              # the longest a request waits for others
-    log_url = "s3://bucket/monitor"   # inference log: LOG_URL/NAME (.lockstep/monitor/NAME)
+    log_url = "s3://bucket/monitor"   # inference log: LOG_URL/NAME/ENV (.lockstep/monitor/…)
     sample_rate = 1.0                 # share of requests logged; 0 turns the log off
     # token = "..."                   # bearer token: config.local.toml or LOCKSTEP_SERVE_TOKEN
 """

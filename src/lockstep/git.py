@@ -161,6 +161,15 @@ def head(root: Path) -> str | None:
         return None
 
 
+def commit_all(root: Path, message: str) -> bool:
+    """Stage every change (as ``git add -A``) and commit it; False when nothing changed."""
+    _run(root, "add", "-A")
+    if not _run(root, "status", "--porcelain").strip():
+        return False
+    _run(root, "commit", "-q", "-m", message)
+    return True
+
+
 def is_dirty(root: Path) -> bool:
     """True when tracked files differ from HEAD (untracked files do not count)."""
     return bool(_run(root, "status", "--porcelain", "--untracked-files=no").strip())

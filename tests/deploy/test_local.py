@@ -136,7 +136,9 @@ def test_deploy_switch_fail_and_rollback(staging: tuple[Path, int]) -> None:
     # every server flushed its sample of requests to the inference log on the way out
     import pandas as pd
 
-    logged = pd.concat(pd.read_parquet(p) for p in (root / ".lockstep/monitor/churn").iterdir())
+    logged = pd.concat(
+        pd.read_parquet(p) for p in (root / ".lockstep/monitor/churn/staging").iterdir()
+    )
     assert set(logged["version"]) >= {"0.0.1", "0.0.2"}
     assert {"x0", "x19", "prediction", "timestamp"} <= set(logged.columns)
 

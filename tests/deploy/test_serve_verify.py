@@ -137,3 +137,51 @@ def test_outside_a_workspace_a_path_serves(tmp_path: Path, monkeypatch) -> None:
     assert code == 0, err
     assert found["model"] == "model" and found["version"] == ""
     assert cli("serve", "churn@v0.0.1", "--dry").code == 2
+
+
+def test_a_file_named_like_the_ref_never_shadows_the_registry(model_ws: Path) -> None:
+    from tests.deploy.conftest import train
+
+    registered = dry(REF)[1]["digest"]
+    train(model_ws, 0.001)
+    (model_ws / "models" / "model.skops").rename(model_ws / REF)
+    code, found, err = dry(REF)
+    assert code == 0, err
+    assert found["digest"] == registered and found["version"] == "0.0.1"
+
+
+def test_an_unknown_env_is_bad_input(model_ws: Path) -> None:
+    result = cli("serve", REF, "--env", "prodution", "--dry")
+    assert result.code == 2 and "prodution" in result.err
+
+
+def test_a_path_under_a_signature_gate_needs_allow_unsigned(model_ws: Path) -> None:
+    config(model_ws, staging={"gates": ["signature"]})
+    path = str(model_ws / "models" / "model.skops")
+    code, _, _ = dry(path)
+    assert code == 0
+    code, _, err = dry(path, "--env", "staging")
+    assert code == 1 and "signature" in err
+    code, _, err = dry(path, "--env", "staging", "--allow-unsigned")
+    assert code == 0 and "WARNING" in err
+
+
+def test_allow_unsigned_never_lifts_a_signature_that_does_not_verify(model_ws: Path) -> None:
+    from lockstep.project import Project
+    from lockstep.registry import attestations
+    from lockstep.supplychain import dsse
+
+    assert cli("keygen", "--name", "alice").code == 0
+    commit_keys(model_ws)
+    assert cli("sign", REF).code == 0
+    project = Project.open(model_ws)
+    version = project.trust().resolve(REF)
+    [found] = [a for a in project.trust().attestations(REF) if a.kind == "signature"]
+    real = dsse.Envelope.from_bytes(project.ws.store.read_bytes(found.digest), "signature")
+    keyid = real.signatures[0].keyid
+    forged = dsse.Envelope(real.payload_type, real.payload, (dsse.Signature(keyid, b"\0" * 64),))
+    digest = project.ws.store.put_bytes(forged.to_bytes())
+    git(model_ws, "tag", "-d", found.tag)
+    attestations.record(model_ws, version, "signature", digest, keyid=keyid, actor="mallory")
+    code, _, err = dry(REF, "--allow-unsigned")
+    assert code == 1 and "not valid" in err

@@ -4,6 +4,8 @@ Protocol and MLflow's /invocations)."""
 from __future__ import annotations
 
 import os
+import signal
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -61,6 +63,9 @@ def serve(
     """
     from lockstep.project.serving import Options, prepare
 
+    # SIGTERM while verifying or loading (deploy gives up on a slow server) still
+    # removes the copy of the model; the server installs its own handler later
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     project = _project()
     settings = project.config.serve if project is not None else None
     options = Options(allow_unsigned, _digest(digest), insecure, env)

@@ -44,6 +44,24 @@ def wait_ready(endpoint: str, pid: int, log: Path, timeout: float, token: str | 
     return Outcome("ready", False, f"not ready after {timeout:g} s: {processes.tail(log)}")
 
 
+def identity(endpoint: str, model: str, version: str, digest: str, token: str | None) -> Outcome:
+    """The new server serves this model, version and digest (and not, say, a file
+    that happened to bear the reference's name)."""
+    try:
+        answer = httpx.get(f"{endpoint}/v2/models/{model}", headers=_auth(token), timeout=5.0)
+        found = answer.json()
+    except (httpx.HTTPError, ValueError):
+        return Outcome("identity", False, f"{endpoint}/v2/models/{model} did not answer JSON")
+    versions = found.get("versions") if isinstance(found, dict) else None
+    served = (found.get("parameters") or {}).get("digest") if isinstance(found, dict) else None
+    if answer.status_code == 200 and version in (versions or []) and served == digest:
+        return Outcome("identity", True, f"{model} v{version}, sha256:{digest[:12]}")
+    detail = (
+        f"serves {model} {versions} sha256:{str(served)[:12]}, not v{version} sha256:{digest[:12]}"
+    )
+    return Outcome("identity", False, detail)
+
+
 def smoke(
     spec: SmokeSpec, endpoint: str, root: Path, token: str | None, extra_env: dict[str, str]
 ) -> list[Outcome]:
@@ -118,23 +136,29 @@ def _command(
     if token:
         env["LOCKSTEP_SERVE_TOKEN"] = token
     name = f"command {spec.command}"
+    proc = subprocess.Popen(
+        spec.command or "",
+        shell=True,
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its children are stopped with it on a timeout
+    )
     try:
-        done = subprocess.run(
-            spec.command or "",
-            shell=True,
-            cwd=root,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=spec.timeout,
-            check=False,
-        )
+        out, err = proc.communicate(timeout=spec.timeout)
     except subprocess.TimeoutExpired:
+        processes.stop(proc.pid, grace=2.0)
+        proc.communicate()
         return Outcome(name, False, f"did not finish in {spec.timeout:g} s")
-    if done.returncode == 0:
+    except BaseException:
+        processes.stop(proc.pid, grace=2.0)
+        raise
+    if proc.returncode == 0:
         return Outcome(name, True, "exited 0")
-    tail = " | ".join((done.stderr or done.stdout).strip().splitlines()[-5:])
-    return Outcome(name, False, f"exited {done.returncode}: {tail}")
+    tail = " | ".join((err or out).strip().splitlines()[-5:])
+    return Outcome(name, False, f"exited {proc.returncode}: {tail}")
 
 
 def _auth(token: str | None) -> dict[str, str]:

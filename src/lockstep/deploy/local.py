@@ -20,7 +20,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import signal
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -100,6 +99,7 @@ class LocalDeployer:
         where = folder(self.root, target.model, target.env)
         with _locked(where):
             state = read_state(where)
+            _stop_pending(state)
             active = state.get("active") or {}
             endpoint = f"http://{target.host}:{target.port}"
             if not force and _serving(state, target):
@@ -107,32 +107,18 @@ class LocalDeployer:
                     target, True, (), active.get("version"), already=True, endpoint=endpoint
                 )
             self._check_port(target, state)
+            state = {**state, "model": target.model, "env": target.env}
             new = self._start(where, target)
-            found = self._check(where, target, new)
-            if not all(c.passed for c in found):
-                processes.stop(new["pid"], grace=5.0)
-                return Deployed(
-                    target,
-                    False,
-                    tuple(found),
-                    active.get("version"),
-                    total_seconds=time.monotonic() - started,
-                    endpoint=endpoint,
-                )
-            switch = self._switch(where, target, state, new)
-            record = {
-                **state,
-                "model": target.model,
-                "env": target.env,
-                "active": new,
-                "host": target.host,
-                "port": target.port,
-            }
-            record["history"] = _history(state, new, switch)
-            write_state(where, record)
+            write_state(where, {**state, "pending": new})  # found by the next run if killed
+            try:
+                found, switch = self._roll(where, target, state, new)
+            except BaseException:
+                processes.stop(new["pid"], grace=5.0, since=new.get("since"))
+                write_state(where, {**state, "pending": None})
+                raise
         return Deployed(
             target,
-            True,
+            switch is not None,
             tuple(found),
             active.get("version"),
             switch_seconds=switch,
@@ -140,16 +126,30 @@ class LocalDeployer:
             endpoint=endpoint,
         )
 
+    def _roll(
+        self, where: Path, target: Target, state: dict[str, Any], new: dict[str, Any]
+    ) -> tuple[list[Outcome], float | None]:
+        """Check the new server; when it passes, switch to it. (checks, switch seconds or
+        None when a check failed and the new server was stopped)."""
+        found = self._check(where, target, new)
+        if not all(c.passed for c in found):
+            processes.stop(new["pid"], grace=5.0, since=new.get("since"))
+            write_state(where, {**state, "pending": None})
+            return found, None
+        switch = self._switch(where, target, state, new)
+        return found, switch
+
     def stop(self, model: str, env: str) -> dict[str, Any]:
         where = folder(self.root, model, env)
+        if not (where / "state.json").exists():
+            raise DeployError(f"{model} is not deployed to {env} on this machine")
         with _locked(where):
             state = read_state(where)
-            if not state:
-                raise DeployError(f"{model} is not deployed to {env} on this machine")
+            _stop_pending(state)
             active = state.get("active") or {}
-            stopped = processes.stop(active.get("pid"))
-            router = processes.stop((state.get("router") or {}).get("pid"), grace=5.0)
-            write_state(where, {**state, "active": None, "router": None})
+            stopped = _stop(active)
+            router = _stop(state.get("router") or {}, grace=5.0)
+            write_state(where, {**state, "active": None, "router": None, "pending": None})
         return {
             "model": model,
             "env": env,
@@ -170,7 +170,7 @@ class LocalDeployer:
 
     def _check_port(self, target: Target, state: Mapping[str, Any]) -> None:
         router = state.get("router") or {}
-        ours = processes.alive(router.get("pid")) and router.get("port") == target.port
+        ours = _alive(router) and router.get("port") == target.port
         if not ours and processes.port_in_use(target.host, target.port):
             raise DeployError(
                 f"port {target.port} on {target.host} is taken by another program: "
@@ -211,29 +211,48 @@ class LocalDeployer:
         )
         if not ready.passed:
             return [ready]
+        served = checks.identity(endpoint, target.model, target.version, target.digest,
+                                 target.token)  # fmt: skip
+        if not served.passed:
+            return [ready, served]
         extra = {"LOCKSTEP_MODEL": target.model, "LOCKSTEP_MODEL_VERSION": target.version}
         return [ready, *checks.smoke(target.smoke, endpoint, self.root, target.token, extra)]
 
     def _switch(
-        self, where: Path, target: Target, state: dict[str, Any], new: Mapping[str, Any]
+        self, where: Path, target: Target, state: dict[str, Any], new: dict[str, Any]
     ) -> float:
-        """Point the router at the new server; stop the old one. Seconds taken."""
+        """Point the router at the new server, record it, stop the old one. Seconds from
+        the checks passed to the router answering from the new server."""
         began = time.monotonic()
-        upstream = where / "upstream.json"
-        fs.atomic_write_text(upstream, json.dumps({"host": target.host, "port": new["port"]}))
-        router = state.get("router") or {}
-        if processes.alive(router.get("pid")) and router.get("port") == target.port:
-            os.kill(router["pid"], signal.SIGHUP)
-        else:
-            processes.stop(router.get("pid"), grace=5.0)
-            state["router"] = self._start_router(where, target, upstream)
-        _wait_switched(target, new["version"])
-        switched = round(time.monotonic() - began, 3)
         old = state.get("active") or {}
+        self._point(where, target, state, new["port"])
+        try:
+            _wait_switched(target, new["version"])
+        except BaseException:
+            if old.get("port"):
+                self._point(where, target, state, old["port"])  # back to what served
+            raise
+        switched = round(time.monotonic() - began, 3)
+        record = {**state, "active": new, "pending": None, "host": target.host,
+                  "port": target.port, "history": _history(state, new, switched)}  # fmt: skip
+        write_state(where, record)
+        state.update(record)
         if old.get("pid") and old.get("pid") != new["pid"]:
             time.sleep(DRAIN_SECONDS)  # connections the router passed on just before
-            processes.stop(old["pid"])
+            processes.stop(old["pid"], since=old.get("since"))
         return switched
+
+    def _point(self, where: Path, target: Target, state: dict[str, Any], port: int) -> None:
+        """Make the router forward new connections to ``port`` (starting it if needed)."""
+        upstream = where / "upstream.json"
+        fs.atomic_write_text(upstream, json.dumps({"host": target.host, "port": port}))
+        router = state.get("router") or {}
+        ours = router.get("port") == target.port
+        if ours and processes.hangup(router.get("pid") or 0, router.get("since")):
+            return
+        processes.stop(router.get("pid"), grace=5.0, since=router.get("since"))
+        state["router"] = self._start_router(where, target, upstream)
+        write_state(where, state)
 
     def _start_router(self, where: Path, target: Target, upstream: Path) -> dict[str, Any]:
         command = [
@@ -249,13 +268,14 @@ class LocalDeployer:
         ]
         log = where / "router.log"
         pid = processes.start(command, self.root, log, os.environ)
+        since = processes.started(pid)
         deadline = time.monotonic() + 10
         while not processes.port_in_use(target.host, target.port):
             if not processes.alive(pid) or time.monotonic() > deadline:
                 processes.stop(pid, grace=1.0)
                 raise DeployError(f"the router did not start: {processes.tail(log)}")
             time.sleep(0.02)
-        return {"pid": pid, "port": target.port}
+        return {"pid": pid, "since": since, "port": target.port}
 
 
 def _serving(state: Mapping[str, Any], target: Target) -> bool:
@@ -263,10 +283,26 @@ def _serving(state: Mapping[str, Any], target: Target) -> bool:
     router = state.get("router") or {}
     return (
         active.get("digest") == target.digest
-        and processes.alive(active.get("pid"))
-        and processes.alive(router.get("pid"))
+        and _alive(active)
+        and _alive(router)
         and router.get("port") == target.port
     )
+
+
+def _alive(process: Mapping[str, Any]) -> bool:
+    return processes.alive(process.get("pid"), process.get("since"))
+
+
+def _stop(process: Mapping[str, Any], grace: float = 30.0) -> bool:
+    return processes.stop(process.get("pid"), grace=grace, since=process.get("since"))
+
+
+def _stop_pending(state: Mapping[str, Any]) -> None:
+    """A server a killed deploy started and never switched to."""
+    pending = state.get("pending") or {}
+    active = state.get("active") or {}
+    if pending.get("pid") and pending.get("pid") != active.get("pid"):
+        _stop(pending, grace=5.0)
 
 
 def _wait_switched(target: Target, version: str, timeout: float = 10.0) -> None:
@@ -299,7 +335,7 @@ def _history(state: Mapping[str, Any], new: Mapping[str, Any], switch: float) ->
 def _status(state: Mapping[str, Any]) -> dict[str, Any]:
     active = state.get("active") or {}
     router = state.get("router") or {}
-    serving = processes.alive(active.get("pid")) and processes.alive(router.get("pid"))
+    serving = _alive(active) and _alive(router)
     return {
         "model": state["model"],
         "env": state["env"],

@@ -46,18 +46,31 @@ def start(command: Sequence[str], cwd: Path, log: Path, env: Mapping[str, str]) 
 _REAPED: dict[int, subprocess.Popen[bytes]] = {}
 
 
-def alive(pid: int | None) -> bool:
+def started(pid: int) -> str | None:
+    """When ``pid`` started (clock ticks since boot, from /proc): with the pid, it
+    tells a process apart from a later one that reused its number."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def alive(pid: int | None, since: str | None = None) -> bool:
+    """``pid`` runs (and, given ``since``, is the process that started then)."""
     if not pid:
         return False
     child = _REAPED.get(pid)
-    if child is not None:
-        return child.poll() is None
+    if child is not None and child.poll() is not None:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass
+    if since is not None and started(pid) not in (None, since):
+        return False
     return not _zombie(pid)
 
 
@@ -69,20 +82,29 @@ def _zombie(pid: int) -> bool:
         return False
 
 
-def stop(pid: int | None, grace: float = 30.0) -> bool:
+def stop(pid: int | None, grace: float = 30.0, since: str | None = None) -> bool:
     """SIGTERM the process group of ``pid``, SIGKILL it after ``grace`` seconds; True
-    when something was running."""
-    if not alive(pid):
+    when something was running. With ``since``, a process that merely reuses the pid
+    is left alone."""
+    if not alive(pid, since):
         return False
     assert pid is not None
     _signal(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
-    while alive(pid) and time.monotonic() < deadline:
+    while alive(pid, since) and time.monotonic() < deadline:
         time.sleep(0.05)
-    if alive(pid):
+    if alive(pid, since):
         _signal(pid, signal.SIGKILL)
-        while alive(pid):
+        while alive(pid, since):
             time.sleep(0.02)
+    return True
+
+
+def hangup(pid: int, since: str | None = None) -> bool:
+    """SIGHUP ``pid`` when it is the process that started at ``since``."""
+    if not alive(pid, since):
+        return False
+    os.kill(pid, signal.SIGHUP)
     return True
 
 

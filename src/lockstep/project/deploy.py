@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lockstep.errors import DeployError
+from lockstep.errors import DeployError, RegistryError
 from lockstep.project.verify import model_digest
 
 if TYPE_CHECKING:
@@ -78,6 +78,12 @@ class Deployments:
 
     def stop(self, name: str, env: str) -> dict[str, Any]:
         from lockstep.deploy.local import LocalDeployer
+        from lockstep.registry.spec import ENV_NAME, MODEL_NAME
+
+        if not MODEL_NAME.fullmatch(name) or ".." in name.split("/"):
+            raise RegistryError(f"{name!r} is not a model name")
+        if not ENV_NAME.fullmatch(env):
+            raise RegistryError(f"{env!r} is not an environment name")
 
         return LocalDeployer(self.root).stop(name, env)
 

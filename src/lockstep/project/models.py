@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lockstep import git
 from lockstep.errors import RegistryError
@@ -72,7 +72,13 @@ class Models:
     # --- register ---------------------------------------------------------------------
 
     def register(
-        self, name: str, path: str | None, version: str | None, *, push: bool | None = None
+        self,
+        name: str,
+        path: str | None,
+        version: str | None,
+        *,
+        push: bool | None = None,
+        reason: str | None = None,
     ) -> Version:
         from lockstep.registry.register import register
 
@@ -81,7 +87,7 @@ class Models:
         remote = self._remote(push)
         candidate = self._candidate(name, path)
         registry = self.registry()
-        tag = register(self.root, registry, candidate, version)
+        tag = register(self.root, registry, candidate, version, reason=reason)
         attached = self.project.trust().evidence(tag)
         if remote is not None:
             promotion.publish(self.root, tag, remote)
@@ -106,7 +112,9 @@ class Models:
         version = registry.resolve(ref)
         return version, self._run_gates(registry, version, self._env(env))
 
-    def promote(self, ref: str, env: str, *, push: bool | None = None) -> Promotion:
+    def promote(
+        self, ref: str, env: str, *, push: bool | None = None, reason: str | None = None
+    ) -> Promotion:
         remote = self._remote(push)
         registry = self.registry()
         version = registry.resolve(ref)
@@ -117,7 +125,9 @@ class Models:
         verdicts = self._run_gates(registry, version, spec)
         if any(not v.passed for v in verdicts):
             return Promotion(version, env, verdicts, None)
-        extra = {"gates": promotion.gate_record(verdicts)}
+        extra: dict[str, Any] = {"gates": promotion.gate_record(verdicts)}
+        if reason:
+            extra["reason"] = reason
         tag = promotion.assign(
             self.root, registry, version, env, actor=self.actor(), extra=extra, push_to=remote
         )

@@ -176,7 +176,7 @@ def check(pulled: Pulled, trusted: Mapping[str, PublicKey]) -> PackageVerificati
     else:
         detail = f"the files make sha256:{now}, the config records sha256:{claimed or '(none)'}"
         checks.append(Check("model digest", False, detail))
-    checks.append(_signature(pulled, model, claimed, trusted))
+    checks.append(_signature(pulled, trusted))
     return PackageVerification(pulled.reference, pulled.digest, model, tuple(checks))
 
 
@@ -188,26 +188,62 @@ def _model_digest(pulled: Pulled) -> str:
     return Tree.build(entries).digest
 
 
-def _signature(pulled: Pulled, model: str, digest: str, trusted: Mapping[str, PublicKey]) -> Check:
+# What a package's signatures amount to; --allow-unsigned may lift the first two only.
+LIFTABLE = ("unsigned", "untrusted key")
+
+
+def signature_state(pulled: Pulled, trusted: Mapping[str, PublicKey]) -> str:
+    """``valid``, ``unsigned`` (no signed attestation), ``untrusted key``, ``invalid``
+    (a trusted key's signature that does not verify, or a malformed envelope) or
+    ``other subject`` (validly signed, about other bytes)."""
+    return _signature_outcome(pulled, trusted)[0]
+
+
+def _signature(pulled: Pulled, trusted: Mapping[str, PublicKey]) -> Check:
+    state, detail = _signature_outcome(pulled, trusted)
+    return Check("signature", state == "valid", detail)
+
+
+def _signature_outcome(pulled: Pulled, trusted: Mapping[str, PublicKey]) -> tuple[str, str]:
+    subject = (
+        str(pulled.config.get("model") or ""),
+        str(pulled.config.get("digest") or "").removeprefix("sha256:"),
+    )
+    states: list[str] = []
     problems: list[str] = []
     for kind, data in pulled.attestations:
         source = f"{kind or 'attestation'} of {pulled.reference}"
-        try:
-            parsed = dsse.json_object(data, source)
-            if not dsse.is_envelope(parsed):
-                continue
-            envelope = dsse.Envelope.from_dict(parsed, source)
-            statement = Statement.from_bytes(envelope.payload, source)
-        except AttestationFormatError as exc:
-            problems.append(str(exc))
-            continue
-        good = [r for r in dsse.verify(envelope, trusted) if r.trusted and r.valid]
-        about = any(s.sha256 == digest and s.name == model for s in statement.subject)
-        if good and about:
-            return Check("signature", True, f"valid signature by trusted key {good[0].keyid}")
-        problems.append(
-            f"{kind}: "
-            + ("not about this model's digest" if good else "no trusted valid signature")
-        )
-    detail = "; ".join(problems) or "no signed attestation is attached to the package"
-    return Check("signature", False, detail)
+        state, detail = _one_signature(source, kind, data, subject, trusted)
+        if state == "valid":
+            return state, detail
+        if state != "unsigned":
+            states.append(state)
+            problems.append(detail)
+    if not states:
+        return "unsigned", "no signed attestation is attached to the package"
+    worst = next(s for s in ("invalid", "other subject", "untrusted key") if s in states)
+    return worst, "; ".join(problems)
+
+
+def _one_signature(
+    source: str, kind: str, data: bytes, subject: tuple[str, str], trusted: Mapping[str, PublicKey]
+) -> tuple[str, str]:
+    model, digest = subject
+    try:
+        parsed = dsse.json_object(data, source)
+        if not dsse.is_envelope(parsed):
+            return "unsigned", ""
+        envelope = dsse.Envelope.from_dict(parsed, source)
+        statement = Statement.from_bytes(envelope.payload, source)
+    except AttestationFormatError as exc:
+        return "invalid", str(exc)
+    results = dsse.verify(envelope, trusted)
+    known = [r for r in results if r.trusted]
+    if not known:
+        return "untrusted key", f"{kind}: signed by a key not in .lockstep/trusted-keys/"
+    if not any(r.valid for r in known):
+        return "invalid", f"{kind}: the signature by trusted key {known[0].keyid} is not valid"
+    if not any(s.sha256 == digest and s.name == model for s in statement.subject):
+        return "other subject", f"{kind}: not about this model's digest"
+    good = next(r for r in known if r.valid)
+    return "valid", f"valid signature by trusted key {good.keyid}"

@@ -31,8 +31,12 @@ if TYPE_CHECKING:
     from lockstep.registry.tags import Version
 
 PICKLED = ("pickle", "joblib")
-# Checks --allow-unsigned may lift: no signature at all, or one by a key not trusted.
-_UNSIGNED_ONLY = ("signature", " key")
+
+
+def _liftable(check: Check) -> bool:
+    """What --allow-unsigned may lift: no signature at all, or one by a key this
+    workspace does not trust; never a signature that does not verify."""
+    return check.name == "signature" or check.name.endswith(" key")
 
 
 @dataclass(frozen=True)
@@ -64,16 +68,30 @@ class Options:
 
 
 def prepare(ref: str, project: Project | None, dest: Path, options: Options) -> Prepared:
-    """Copy and check the model ``ref`` names into ``dest`` (a new folder)."""
+    """Copy and check the model ``ref`` names into ``dest`` (a new folder).
+
+    Inside a workspace a registered model's reference (``NAME``, ``NAME@vX.Y.Z``,
+    ``NAME#ENV``) always means the registry's version, never a file of that name."""
+    if project is not None and options.env is not None:
+        project.models().environment(options.env)  # an unknown --env is bad input
     if ref.startswith("oci://"):
         if project is None:
             raise InputError(f"{ref}: serving a package needs a lockstep workspace (its keys)")
         return _from_package(ref, project, dest, options)
+    if project is not None and _registered(project, ref):
+        return _from_registry(ref, project, dest, options)
     if Path(ref).exists():
         return _from_path(ref, project, dest, options)
     if project is None:
         raise InputError(f"{ref}: no such file, and not inside a lockstep workspace")
     return _from_registry(ref, project, dest, options)
+
+
+def _registered(project: Project, ref: str) -> bool:
+    from lockstep.registry.tags import ref_model
+
+    model = ref_model(ref)
+    return model is not None and model in project.models().registry().models()
 
 
 # --- registered versions -------------------------------------------------------------
@@ -96,16 +114,19 @@ def _from_registry(ref: str, project: Project, dest: Path, options: Options) -> 
     checks += _scan(project, copy, flavor)
     _refuse_failed(version.ref, checks)
     spec = _spec(project, version.model, str(version.version), digest, flavor=flavor, path=copy)
+    spec = _with(spec, log=_log(project, version.model, options.env or _env_of(ref)))
     spec = _with(spec, signature=_signature_of(version), unsigned=not signed)
     return Prepared(spec, tuple(checks), tuple(warnings))
 
 
 def _signature_required(project: Project, ref: str, env: str | None) -> bool:
+    """A key is trusted, or the environment of ``--env`` or of ``NAME#ENV`` has a
+    ``signature`` gate."""
     if project.trust().trusted_keys():
         return True
-    env = env or (ref.split("#", 1)[1] if "#" in ref else None)
-    spec = project.models().environments.get(env) if env else None
-    return spec is not None and any(g.name == "signature" for g in spec.gates)
+    envs = project.models().environments
+    named = [e for e in (env, _env_of(ref)) if e]
+    return any(g.name == "signature" for e in named if e in envs for g in envs[e].gates)
 
 
 def _signature(
@@ -118,7 +139,7 @@ def _signature(
     found = [c for c in verification.checks if c.name != "model bytes"]
     if verification.passed:
         return True, found, []
-    lifted = [c for c in found if not c.passed and c.name.endswith(_UNSIGNED_ONLY)]
+    lifted = [c for c in found if not c.passed and _liftable(c)]
     tampered = [c for c in found if not c.passed and c not in lifted]
     if tampered or not (options.allow_unsigned or not required):
         return False, found, []
@@ -142,19 +163,21 @@ def _signature_of(version: Version) -> Signature | None:
 
 
 def _from_package(ref: str, project: Project, dest: Path, options: Options) -> Prepared:
-    from lockstep.project.package import check
+    from lockstep.project.package import LIFTABLE, check, signature_state
 
     package = project.package()
     pulled, where = package.pull(ref, dest / "package", insecure=options.insecure)
-    verdict = check(pulled, project.trust().trusted_keys())
+    trusted = project.trust().trusted_keys()
+    verdict = check(pulled, trusted)
     checks = list(verdict.checks)
     warnings: list[str] = []
-    required = bool(project.trust().trusted_keys())
-    unsigned = not next(c.passed for c in checks if c.name == "signature")
-    if unsigned and (options.allow_unsigned or not required):
+    required = _signature_required(project, ref, options.env)
+    state = signature_state(pulled, trusted)
+    unsigned = state != "valid"
+    if unsigned and state in LIFTABLE and (options.allow_unsigned or not required):
         checks = [c for c in checks if c.name != "signature"]
         if required:
-            warnings.append(f"serving {ref} WITHOUT a valid signature (--allow-unsigned)")
+            warnings.append(f"serving {ref} WITHOUT a valid signature (--allow-unsigned): {state}")
     files = [f.path for f in pulled.files]
     model = where / files[0] if pulled.config.get("kind", "file") == "file" else where
     flavor = str(pulled.config.get("flavor") or detect(model))
@@ -187,7 +210,8 @@ def _from_path(ref: str, project: Project | None, dest: Path, options: Options) 
         detail = f"{ref} hashes to sha256:{now}, --digest asks for sha256:{options.digest}"
         checks = [Check("model bytes", False, detail)]
     warnings: list[str] = []
-    if project is not None and project.trust().trusted_keys() and options.digest is None:
+    required = project is not None and _signature_required(project, ref, options.env)
+    if required:
         if not options.allow_unsigned:
             detail = "a file path carries no signature: serve a registered version, or pass "
             checks.append(Check("signature", False, detail + "--allow-unsigned"))
@@ -245,7 +269,7 @@ def _spec(
         flavor=flavor,
         path=str(path),
         batching=_batching(settings),
-        log=_log(project, settings, name),
+        log=_log(project, name, None),
     )
 
 
@@ -255,14 +279,23 @@ def _batching(settings: ServeConfig | None) -> Batching:
     return Batching(settings.max_batch_size, settings.max_latency_ms)
 
 
-def _log(project: Project | None, settings: ServeConfig | None, name: str) -> LogSettings:
-    if settings is None or project is None:
-        return LogSettings()  # outside a workspace: no inference log unless configured
-    if settings.sample_rate == 0:
-        return LogSettings()
-    base = settings.log_url.rstrip("/") if settings.log_url else None
-    url = f"{base}/{name}" if base else str(project.root / ".lockstep" / "monitor" / name)
-    return LogSettings(url=url, sample_rate=settings.sample_rate)
+def _log(project: Project | None, name: str, env: str | None) -> LogSettings:
+    if project is None or project.config.serve.sample_rate == 0:
+        return LogSettings()  # outside a workspace: no inference log
+    settings = project.config.serve
+    return LogSettings(url=log_location(project, name, env), sample_rate=settings.sample_rate)
+
+
+def log_location(project: Project, name: str, env: str | None) -> str:
+    """Where the inference log of ``name`` (served for ``env``) goes: ``LOG_URL/NAME/ENV``
+    or ``.lockstep/monitor/NAME/ENV``, without ``/ENV`` when served for none."""
+    base = project.config.serve.log_url
+    root = base.rstrip("/") if base else str(project.root / ".lockstep" / "monitor")
+    return f"{root}/{name}" + (f"/{env}" if env else "")
+
+
+def _env_of(ref: str) -> str | None:
+    return ref.split("#", 1)[1] if "#" in ref else None
 
 
 def _with(spec: ServeSpec, **changes: Any) -> ServeSpec:

@@ -103,6 +103,7 @@ def _registrations(root: Path, versions: list[Version]) -> list[Event]:
                 version.commit,
                 version.tag,
                 changes=changes,
+                reason=_text(version.meta.get("reason")),
                 when=moment(version.meta, version.time),
             )
         )
@@ -122,9 +123,13 @@ def _assignment(a: Assignment) -> Event:
         a.commit,
         a.tag,
         gates=list(gates) if isinstance(gates, list) else [],
-        reason=a.meta.get("reason"),
+        reason=_text(a.meta.get("reason")),
         when=moment(a.meta, a.time),
     )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _changes(root: Path, old: str, new: str) -> list[Change]:

@@ -38,7 +38,14 @@ def next_version(registry: Registry, model: str, given: str | None) -> SemVer:
     return latest.version.bump_patch() if latest else SemVer(0, 0, 1)
 
 
-def register(root: Path, registry: Registry, candidate: Candidate, given: str | None) -> str:
+def register(
+    root: Path,
+    registry: Registry,
+    candidate: Candidate,
+    given: str | None,
+    *,
+    reason: str | None = None,
+) -> str:
     """Create the version tag; its name. Refuses a version that exists, and a second
     version of the model on one commit (as GTO)."""
     version = next_version(registry, candidate.model, given)
@@ -72,6 +79,8 @@ def register(root: Path, registry: Registry, candidate: Candidate, given: str | 
     }
     if candidate.signature is not None:
         body["signature"] = candidate.signature
+    if reason:
+        body["reason"] = reason
     git.create_tag(root, tag, tags.message(f"register {candidate.model} v{version}", body))
     return tag
 

@@ -17,6 +17,7 @@ takes traffic::
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -71,12 +72,21 @@ def _request(item: object, where: str) -> SmokeRequest:
     if not isinstance(path, str) or not path.startswith("/"):
         raise ConfigError(FILE, f"{where}.path", "must be a URL path starting with '/'")
     body_file = item.get("body_file")
-    if body_file is not None and (not isinstance(body_file, str) or not body_file):
-        raise ConfigError(FILE, f"{where}.body_file", "must be a path to a JSON file")
+    if body_file is not None and not _inside(body_file):
+        raise ConfigError(
+            FILE, f"{where}.body_file", "must be a relative path to a JSON file in the workspace"
+        )
     status = item.get("status", 200)
     if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
         raise ConfigError(FILE, f"{where}.status", "must be an HTTP status code")
     return SmokeRequest(path, item.get("body"), body_file, status, _shape(item, where))
+
+
+def _inside(path: object) -> bool:
+    if not isinstance(path, str) or not path or path.startswith("/"):
+        return False
+    normal = posixpath.normpath(path)
+    return normal not in (".", "") and normal.split("/")[0] != ".."
 
 
 def _shape(item: Mapping[str, Any], where: str) -> tuple[int, ...] | None:

@@ -50,6 +50,17 @@ class ModelSpec:
     data: tuple[str, ...] = ()
     inputs: tuple[Mapping[str, str], ...] = ()  # the input signature, when declared
     target: str | None = None  # the label column of the training data
+    monitor: Mapping[str, Any] = field(default_factory=dict)  # checked by the monitor layer
+    retrain: RetrainSpec | None = None
+
+
+@dataclass(frozen=True)
+class RetrainSpec:
+    """``models.NAME.retrain``: how ``monitor retrain`` makes a new version."""
+
+    command: str | None = None  # brings fresh data in, before the pipeline runs
+    stages: tuple[str, ...] = ()  # what to run (default: the whole pipeline)
+    env: str = "staging"  # where the new version is promoted when its gates pass
 
 
 @dataclass(frozen=True)
@@ -107,8 +118,7 @@ def parse_models(section: Mapping[str, Any]) -> dict[str, ModelSpec]:
             )
         if not isinstance(body, dict):
             raise ConfigError(FILE, where, "must be a mapping with at least 'path'")
-        fields = ("path", "schema", "data", "description", "intended_use", "inputs", "target")
-        _known(body, fields, where)
+        _known(body, MODEL_FIELDS, where)
         models[name] = ModelSpec(
             name=name,
             path=_path(body.get("path"), f"{where}.path", required=True) or "",
@@ -116,8 +126,49 @@ def parse_models(section: Mapping[str, Any]) -> dict[str, ModelSpec]:
             data=_paths(body.get("data"), f"{where}.data"),
             inputs=_inputs(body.get("inputs"), f"{where}.inputs"),
             target=_name(body.get("target"), f"{where}.target"),
+            monitor=_mapping(body.get("monitor"), f"{where}.monitor"),
+            retrain=_retrain(body.get("retrain"), f"{where}.retrain"),
         )
     return models
+
+
+MODEL_FIELDS = (
+    "path",
+    "schema",
+    "data",
+    "description",
+    "intended_use",
+    "inputs",
+    "target",
+    "monitor",
+    "retrain",
+)
+
+
+def _mapping(value: object, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(FILE, where, "must be a mapping")
+    return value
+
+
+def _retrain(value: object, where: str) -> RetrainSpec | None:
+    if value is None:
+        return None
+    body = _mapping(value, where)
+    _known(body, ("command", "stages", "env"), where)
+    command = body.get("command")
+    if command is not None and (not isinstance(command, str) or not command.strip()):
+        raise ConfigError(FILE, f"{where}.command", "must be a command (a string)")
+    stages = body.get("stages", [])
+    stages = [stages] if isinstance(stages, str) else stages
+    if not isinstance(stages, list) or not all(isinstance(s, str) and s for s in stages):
+        raise ConfigError(FILE, f"{where}.stages", "must be a list of stage names")
+    env = body.get("env", "staging")
+    if not isinstance(env, str) or not ENV_NAME.fullmatch(env):
+        raise ConfigError(FILE, f"{where}.env", "must be an environment name")
+    return RetrainSpec(command, tuple(stages), env)
 
 
 def parse_environments(section: Mapping[str, Any]) -> dict[str, EnvironmentSpec]:

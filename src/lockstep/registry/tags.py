@@ -32,6 +32,12 @@ _REF = re.compile(
 )
 
 
+def ref_model(ref: str) -> str | None:
+    """The model a registry reference names, or None when ``ref`` is not one."""
+    found = _REF.fullmatch(ref)
+    return found["model"] if found else None
+
+
 def message(title: str, body: Mapping[str, Any]) -> str:
     """A tag message: the title, a blank line, the JSON metadata."""
     data = {"format": FORMAT, **body}
