@@ -9,6 +9,7 @@ Cases (issue 2, "Speed"):
   push       push of those 20,000 files to a fresh local remote
   log-metrics, create-runs, search-runs   run tracking beside MLflow (tracking_cases.py)
   repro-noop  a no-op run of a 3-stage pipeline beside dvc repro (pipeline_cases.py)
+  serve      one model served by lockstep serve and mlflow models serve, under wrk (serve_cases.py)
 
 Each figure is the best wall-clock time of the whole CLI process over the
 repetitions. DVC is installed from PyPI into benchmarks/.venv-dvc on first use.
@@ -30,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import pipeline_cases
 import report
+import serve_cases
 import tracking_cases
 from cases import (
     CASES,
@@ -57,7 +59,9 @@ from tools import (
     use_bytecode_cache,
 )
 
-ALL_CASES = CASES + tracking_cases.TRACKING_CASES + pipeline_cases.PIPELINE_CASES
+ALL_CASES = (
+    CASES + tracking_cases.TRACKING_CASES + pipeline_cases.PIPELINE_CASES + serve_cases.SERVE_CASES
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -115,6 +119,8 @@ def run_cases(
     if pipeline_cases.NOOP in settings.only:
         reps = max(5, settings.reps_small)
         pipeline_cases.bench_pipeline(tools, tmp, samples, reps, sys.executable)
+    if serve_cases.SERVE in settings.only:
+        serve_cases.bench_serve(settings, samples)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -150,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\n" + tracking_cases.text_table(samples))
     if pipeline_cases.table(samples):
         print("\n" + pipeline_cases.table(samples))
+    if serve_cases.has_results(samples):
+        print("\n" + serve_cases.text_table(samples))
     print(
         f"\nload average (1/5/15 min): {facts['load_at_start']} at start, "
         f"{facts.get('load_at_end', '?')} at end"
@@ -160,12 +168,15 @@ def main(argv: list[str] | None = None) -> int:
         parts += (
             [pipeline_cases.table(samples, markdown=True)] if pipeline_cases.table(samples) else []
         )
+        parts += [serve_cases.markdown_table(samples)] if serve_cases.has_results(samples) else []
         Path(args.markdown).write_text("\n".join(parts))
     if args.json:
         write_json(Path(args.json), args, settings, facts, samples, table, started)
-    missed = [r.label for r in table if r.verdict == "FAIL"] + [
-        row[0] for row in tracked if row[-1] == "FAIL"
-    ]
+    missed = (
+        [r.label for r in table if r.verdict == "FAIL"]
+        + [row[0] for row in tracked if row[-1] == "FAIL"]
+        + serve_cases.missed(samples)
+    )
     return 1 if args.check and missed else 0
 
 
