@@ -59,29 +59,42 @@ def predict(port: int) -> httpx.Response:
 
 
 class Traffic:
-    """Requests through the router, each on a new connection, while a deploy runs."""
+    """Requests through the router while a deploy runs: one client opens a new
+    connection for each request, two keep their connections alive."""
 
     def __init__(self, port: int) -> None:
         self.port = port
         self.codes: list[int | str] = []
         self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.threads = [
+            threading.Thread(target=self._run, args=(keep,), daemon=True)
+            for keep in (False, True, True)
+        ]
 
-    def _run(self) -> None:
-        while not self.stop.is_set():
-            try:
-                self.codes.append(predict(self.port).status_code)
-            except httpx.HTTPError as exc:
-                self.codes.append(type(exc).__name__)
-            time.sleep(0.005)
+    def _run(self, keep_alive: bool) -> None:
+        base = f"http://127.0.0.1:{self.port}"
+        body = {"dataframe_records": [ROW]}
+        with httpx.Client(base_url=base, timeout=10) as client:
+            while not self.stop.is_set():
+                try:
+                    if keep_alive:
+                        answer = client.post("/invocations", json=body)
+                    else:
+                        answer = predict(self.port)
+                    self.codes.append(answer.status_code)
+                except httpx.HTTPError as exc:
+                    self.codes.append(type(exc).__name__)
+                time.sleep(0.002)
 
     def __enter__(self) -> Traffic:
-        self.thread.start()
+        for thread in self.threads:
+            thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop.set()
-        self.thread.join()
+        for thread in self.threads:
+            thread.join()
 
 
 def test_deploy_switch_fail_and_rollback(staging: tuple[Path, int]) -> None:

@@ -4,10 +4,12 @@ request; a request the model rejects fails alone; a lone request is not delayed.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from lockstep.serving import flavors
 from lockstep.serving.batching import Batcher, Job, Outcome
@@ -103,15 +105,15 @@ def test_a_lone_request_is_not_delayed_and_batches_respect_the_size(lr: Trained)
 def test_the_batch_waits_for_requests_in_flight(lr: Trained) -> None:
     batcher, metrics = _setup(lr, latency_ms=300)
 
-    async def late() -> Outcome:
+    async def late(ticket: int) -> Outcome:
         await asyncio.sleep(0.05)
-        batcher.leave()
+        batcher.leave(ticket)
         return await batcher.submit(Job(lr.sample[1:2], 1, False, "late"))
 
     async def run() -> list[Outcome]:
-        batcher.enter()
+        ticket = batcher.enter()
         outcomes = await asyncio.gather(
-            batcher.submit(Job(lr.sample[:1], 1, False, "early")), late()
+            batcher.submit(Job(lr.sample[:1], 1, False, "early")), late(ticket)
         )
         await batcher.close()
         return list(outcomes)
@@ -119,6 +121,27 @@ def test_the_batch_waits_for_requests_in_flight(lr: Trained) -> None:
     early, later = asyncio.run(run())
     assert early.batch_rows == later.batch_rows == 2
     assert _sample(metrics, "lockstep_batch_requests_count") == 1
+
+
+def test_a_slow_upload_does_not_delay_everyone(lr: Trained) -> None:
+    """A client trickling in its body kept every batch waiting the whole latency budget
+    for it: one slow uploader took a lone request from 0.4 ms to the budget and more."""
+    batcher, metrics = _setup(lr, latency_ms=200)
+
+    async def run() -> list[float]:
+        slow = batcher.enter()  # reading its body for a long time yet
+        await asyncio.sleep(0.25)
+        took = []
+        for i in range(3):
+            start = time.perf_counter()
+            await batcher.submit(Job(lr.sample[i : i + 1], 1, False, f"lone{i}"))
+            took.append(time.perf_counter() - start)
+        batcher.leave(slow)
+        await batcher.close()
+        return took
+
+    assert max(asyncio.run(run())) < 0.1
+    assert _sample(metrics, "lockstep_batch_requests_count") == 3
 
 
 def test_closing_runs_what_is_queued(lr: Trained) -> None:
@@ -137,3 +160,65 @@ def test_closing_runs_what_is_queued(lr: Trained) -> None:
     outcomes = asyncio.run(run())
     assert all(o.error is None for o in outcomes[:5])
     assert outcomes[5].status == 503
+
+
+def test_a_broken_executor_fails_its_batch_and_the_batcher_goes_on() -> None:
+    """An executor function that returns the wrong number of outcomes used to kill the
+    worker task: every later request waited forever."""
+    calls: list[int] = []
+
+    def execute(jobs: list[Job]) -> list[Outcome]:
+        calls.append(len(jobs))
+        if len(calls) == 1:
+            return []
+        if len(calls) == 2:
+            raise RuntimeError("boom")
+        return [Outcome(predictions=np.zeros(job.rows)) for job in jobs]
+
+    batcher = Batcher(execute, 32, 0.0)
+    job = Job(np.zeros((1, 2)), 1, False, "r")
+
+    async def run() -> list[Outcome]:
+        with pytest.raises(RuntimeError, match="0 outcomes for a batch of 1"):
+            await asyncio.wait_for(batcher.submit(job), 5)
+        with pytest.raises(RuntimeError, match="boom"):
+            await asyncio.wait_for(batcher.submit(job), 5)
+        first = await asyncio.wait_for(batcher.submit(job), 5)
+        await batcher.close()
+        batcher.open()  # an app whose lifespan starts again
+        again = await asyncio.wait_for(batcher.submit(job), 5)
+        await batcher.close()
+        return [first, again]
+
+    assert all(o.error is None for o in asyncio.run(run()))
+
+
+def test_requests_cancelled_mid_batch_leave_nothing_behind() -> None:
+    release = threading.Event()
+    seen: list[list[str]] = []
+
+    def execute(jobs: list[Job]) -> list[Outcome]:
+        seen.append([job.request_id for job in jobs])
+        release.wait(5)
+        return [Outcome(predictions=np.zeros(job.rows)) for job in jobs]
+
+    batcher = Batcher(execute, 32, 0.0)
+
+    async def run() -> list[Outcome]:
+        def submit(name: str) -> asyncio.Task[Outcome]:
+            return asyncio.ensure_future(batcher.submit(Job(np.zeros((1, 2)), 1, False, name)))
+
+        running = submit("running")
+        await asyncio.sleep(0.05)
+        gone, queued, also_gone = submit("gone"), submit("queued"), submit("also-gone")
+        await asyncio.sleep(0.01)
+        for task in (gone, running, also_gone):  # "running" is in the executor already
+            task.cancel()
+        release.set()
+        outcome = await queued
+        await batcher.close()
+        return [outcome]
+
+    assert asyncio.run(run())[0].error is None
+    assert seen == [["running"], ["queued"]]
+    assert not batcher._pending and batcher._pending_rows == 0

@@ -4,7 +4,10 @@ naming the field."""
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import json
+import re
 import struct
 from typing import Any
 
@@ -229,6 +232,9 @@ BAD_OIP: list[tuple[Any, int, str]] = [
     (_x([1, {"a": 1}, 2, 1]), 422, "column 'b' (double) needs numbers"),
     (_x([1, 2, 1.5, 1], datatype="INT64"), 422, "INT64 data holds 1.5"),
     (_x([1, 2, 300, 1], datatype="INT8"), 422, "out of range for INT8"),
+    (_x([1, 2, 70000.0, 1], datatype="FP16"), 422, "out of range for FP16"),
+    (_x([1e300, 2, 3, 1], datatype="FP32"), 422, "out of range for FP32"),
+    (_x([True, False, True, True]), 422, "FP64 data holds True"),
     (_x([True, False, True, True], datatype="INT32"), 422, "INT32 data holds True"),
     (_x([1, 2, 3, 1], datatype="BOOL"), 422, "BOOL data holds 1"),
     (_x(["a", "b", "c", "d"], datatype="BYTES"), 422, "does not fit every column"),
@@ -240,6 +246,12 @@ BAD_OIP: list[tuple[Any, int, str]] = [
     (_x([1, 2, 2.5, 1]), 422, "column 'n' (long) needs an integral number, got 2.5"),
     (_x([1, 2, 3, 2]), 422, "column 'flag' (boolean) needs 0/1"),
     (_x([1, 2, 3, 1], outputs=[{"name": "foo"}]), 400, "unknown output 'foo'"),
+    (
+        _x([1, 2, 3, 1], outputs=[{"name": "predict"}, {"name": "predict"}]),
+        400,
+        "output 'predict' is requested twice",
+    ),
+    (_x([1, 2, 1e30, 1]), 422, "column 'n' (long) needs a value within its type's range"),
     (_x([1, 2, 3, 1], outputs={"name": "predict"}), 400, "'outputs' must be a list"),
     (_x([1, 2, 3, 1], outputs=[{"nom": "predict"}]), 400, "outputs[0]"),
     (_x([1, 2, 3, 1], parameters=[1]), 400, "'parameters' must be an object"),
@@ -409,7 +421,7 @@ BAD_MLFLOW: list[tuple[Any, str, int, str]] = [
         {"dataframe_split": {"columns": ["a", "a", "n", "flag"], "data": [[1, 2, 3, 1]]}},
         "application/json",
         422,
-        "given twice: a",
+        "given twice: 'a'",
     ),
     (
         {"dataframe_split": {"columns": ["b", "a", "n", "flag"], "data": [[1, 2, 3]]}},
@@ -487,6 +499,13 @@ BAD_MLFLOW: list[tuple[Any, str, int, str]] = [
     (b"a,b,n,flag\n1,abc,3,1\n", "text/csv", 422, "CSV column 'b' (double): 'abc' is not a number"),
     (b"a,b,n,flag\n1,2,,1\n", "text/csv", 422, "CSV column 'n' (long): '' is not a number"),
     (b"a,b,n,flag\n\xff,2,3,1\n", "text/csv", 400, "not UTF-8"),
+    (b",,a,b\n1,2,3,4\n", "text/csv", 422, "CSV header: column(s) given twice: ''"),
+    (
+        {"instances": [[1, 2, 2**70, 1]]},
+        "application/json",
+        422,
+        "column 'n' (long) needs a value within its type's range, got 1180591620717411303424",
+    ),
 ]
 
 
@@ -498,6 +517,47 @@ def test_invocations_client_mistakes(
         mlflow(body, content_type=content_type)
     assert caught.value.status == status
     assert message in caught.value.message, caught.value.message
+
+
+def test_values_a_column_type_cannot_hold_are_refused() -> None:
+    """pandas would wrap 2**40 in an int32 column and 1e300 in a float32 one into an
+    infinity, silently: the model would get another value than the client sent."""
+    typed = InputBuilder(
+        Signature((Column("i", "integer"), Column("f", "float"), Column("s", "string")))
+    )
+    for record, message in (
+        ({"i": 2**40, "f": 1.0, "s": "a"}, "column 'i' (integer) needs a value within"),
+        ({"i": 1, "f": 1e300, "s": "a"}, "column 'f' (float) needs a value within"),
+    ):
+        with pytest.raises(RequestError, match=re.escape(message)) as caught:
+            mlflow({"dataframe_records": [record]}, typed)
+        assert caught.value.status == 422
+    frame = mlflow(
+        {"dataframe_records": [{"i": 2**31 - 1, "f": -3.4e38, "s": "a"}]}, typed
+    ).input.data
+    assert frame["i"].tolist() == [2**31 - 1] and frame["f"].tolist()[0] < -3e38
+    with pytest.raises(RequestError, match=r"'n' \(long\) needs a value within"):
+        mlflow({"instances": [[1, 2, 2.0**63, 1]]})
+    assert mlflow({"instances": [[1, 2, -(2.0**63), 1]]}).input.data[0, 2] == -(2.0**63)
+
+
+def test_a_lone_surrogate_in_a_string_column_is_a_422() -> None:
+    """JSON lets a client escape half a surrogate pair; pandas' Arrow-backed strings
+    refuse it, which was a 500 for both protocols."""
+    for body, decode in (
+        (b'{"instances": [[1, "\\ud800", 2]]}', mlflow),
+        (
+            b'{"inputs":[{"name":"age","shape":[1],"datatype":"FP64","data":[1]},'
+            b'{"name":"city","shape":[1],"datatype":"BYTES","data":["ok\\udc00"]},'
+            b'{"name":"visits","shape":[1],"datatype":"INT64","data":[1]}]}',
+            oip,
+        ),
+    ):
+        with pytest.raises(
+            RequestError, match=r"column 'city' \(string\): .* is not valid"
+        ) as caught:
+            decode(body, MIXED)
+        assert caught.value.status == 422
 
 
 def test_invocations_string_column_mistakes() -> None:
@@ -515,3 +575,71 @@ def test_invocations_encode() -> None:
     assert json.loads(codec.encode_invocations(np.array([[0.5, 0.5]]))) == {
         "predictions": [[0.5, 0.5]]
     }
+
+
+def test_outputs_of_any_type_encode() -> None:
+    """What a hand-written model returns: bytes are text (not "b'yes'"), numbers in an
+    object array are numbers, uint64 past int64 is UINT64 (not -1), dates are ISO text;
+    /invocations encodes them all instead of a 500."""
+    from tritonclient.http import InferResult
+
+    cases: list[tuple[Any, str, list[Any]]] = [
+        (np.array([b"yes", "no\u00e9".encode()], dtype=object), "BYTES", ["yes", "no\u00e9"]),
+        (np.array([b"yes", b"no"]), "BYTES", ["yes", "no"]),
+        (np.array([np.float32(1.5), np.int64(2)], dtype=object), "FP64", [1.5, 2.0]),
+        (np.array([np.int64(3), 4], dtype=object), "INT64", [3, 4]),
+        (np.full(2, 2**64 - 1, dtype=np.uint64), "UINT64", [2**64 - 1] * 2),
+        (np.full(2, np.datetime64("2024-05-01", "D")), "BYTES", ["2024-05-01"] * 2),
+        (np.array([decimal.Decimal("2.5"), None], dtype=object), "BYTES", ["2.5", "None"]),
+    ]
+    for values, datatype, expected in cases:
+        body, _ = codec.encode_oip("m", "1", "r", [("predict", values)], frozenset())
+        (entry,) = json.loads(body)["outputs"]
+        assert (entry["datatype"], entry["data"]) == (datatype, expected), values
+        body, headers = codec.encode_oip(
+            "m", "1", "r", [("predict", values)], frozenset({"predict"})
+        )
+        assert headers is not None
+        result = InferResult.from_response_body(
+            body, header_length=int(headers["Inference-Header-Content-Length"])
+        )
+        found = result.as_numpy("predict").tolist()
+        if datatype == "BYTES":
+            found = [v.decode() for v in found]
+        assert found == expected, values
+    odd = np.array(
+        [b"yes", np.float32(1.5), decimal.Decimal("2.5"), datetime.date(2024, 5, 1), 1 + 2j],
+        dtype=object,
+    )
+    assert json.loads(codec.encode_invocations(odd)) == {
+        "predictions": ["yes", 1.5, "2.5", "2024-05-01", "(1+2j)"]
+    }
+    dates = np.full(1, np.datetime64("2024-05-01T12:30", "s"))
+    assert json.loads(codec.encode_invocations(dates)) == {"predictions": ["2024-05-01T12:30:00"]}
+
+
+def test_json_answers_hold_no_nan_or_infinity() -> None:
+    """``NaN``/``Infinity`` literals are not JSON: strict parsers (JavaScript, Go) failed
+    on the answer of a model that returns them (ONNX does, given an infinity)."""
+    from tritonclient.http import InferResult
+
+    def strict(body: bytes) -> Any:
+        return json.loads(body, parse_constant=lambda name: pytest.fail(f"{name} in {body!r}"))
+
+    values = np.array([1.5, np.nan, np.inf, -np.inf])
+    proba = np.array([[0.5, 0.5], [np.nan, np.nan]])
+    body, _ = codec.encode_oip(
+        "m", "1", "r", [("predict", values), ("predict_proba", proba)], frozenset()
+    )
+    doc = strict(body)
+    assert doc["outputs"][0]["data"] == [1.5, None, None, None]
+    assert doc["outputs"][1]["data"] == [0.5, 0.5, None, None]
+    result = InferResult.from_response_body(body)
+    assert np.isnan(result.as_numpy("predict")[1:]).all()
+    assert strict(codec.encode_invocations(proba)) == {"predictions": [[0.5, 0.5], [None, None]]}
+    body, headers = codec.encode_oip("m", "1", "r", [("predict", values)], frozenset({"predict"}))
+    assert headers is not None
+    binary = InferResult.from_response_body(
+        body, header_length=int(headers["Inference-Header-Content-Length"])
+    )
+    np.testing.assert_array_equal(binary.as_numpy("predict"), values)

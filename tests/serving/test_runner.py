@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
 
 from lockstep.errors import ServingError
@@ -32,6 +33,8 @@ def test_what_cannot_be_served_fails_before_listening(lr: Trained, tmp_path: Pat
         serve(broken, "127.0.0.1", port)
     with pytest.raises(ServingError, match="workers must be at least 1"):
         serve(make_spec(lr), "127.0.0.1", port, workers=0)
+    with pytest.raises(ServingError, match="the bearer token is blank"):
+        serve(make_spec(lr), "127.0.0.1", port, token="\n")
     with pytest.raises(ServingError, match="max_batch_size >= 1"):
         serve(make_spec(lr, batching=Batching(max_batch_size=0)), "127.0.0.1", port)
     with pytest.raises(ServingError, match=r"sample_rate 1\.5"):
@@ -62,22 +65,28 @@ def test_the_factory_reads_the_environment(
         assert answer.status_code == 404 and "unversioned" in answer.json()["error"]
 
 
-def test_two_workers_share_their_metrics(lr: Trained, tmp_path: Path) -> None:
+def test_two_workers_share_their_metrics_and_write_their_own_log_files(
+    lr: Trained, tmp_path: Path
+) -> None:
     temp = tmp_path / "temp"
     temp.mkdir()
-    service, url = start_server(
-        make_spec(lr), tmp_path / "server", workers=2, env={"TMPDIR": str(temp)}
-    )
+    logs = tmp_path / "logs"
+    spec = make_spec(lr, log=LogSettings(url=str(logs), flush_seconds=60))
+    service, url = start_server(spec, tmp_path / "server", workers=2, env={"TMPDIR": str(temp)})
     try:
-        with httpx.Client(base_url=url) as client:
-            for _ in range(6):
-                assert (
-                    client.post("/v2/models/m/infer", json=one_row_oip(lr.sample[0])).status_code
-                    == 200
+        for i in range(6):
+            with httpx.Client(base_url=url) as client:  # a connection each: both workers
+                answer = client.post(
+                    "/v2/models/m/infer", json=one_row_oip(lr.sample[0], id=f"r{i}")
                 )
-            text = client.get("/metrics").text
+                assert answer.status_code == 200
+        text = httpx.get(url + "/metrics").text
     finally:
         service.stop()
+    files = sorted(logs.glob("*.parquet"))
+    assert 1 <= len(files) <= 2 and len({f.name.split("-")[1] for f in files}) == len(files)
+    ids = pd.concat(pd.read_parquet(f) for f in files)["request_id"]
+    assert sorted(ids) == [f"r{i}" for i in range(6)]
     line = next(
         ln for ln in text.splitlines()
         if ln.startswith("lockstep_requests_total{") and 'route="v2/infer"' in ln

@@ -334,7 +334,7 @@ def test_graceful_shutdown_and_the_inference_log(slow_model: Trained, tmp_path: 
     rows = pd.read_parquet(files[0])
     assert list(rows.columns) == [
         *(f"x{i}" for i in range(WIDTH)), "prediction", "proba_0", "proba_1",
-        "timestamp", "model", "version", "request_id",
+        "timestamp", "model", "version", "request_id", "row",
     ]  # fmt: skip
     assert len(rows) == 3 and rows["request_id"].iloc[2] == "in-flight"
     np.testing.assert_array_equal(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -40,7 +41,7 @@ FORMAT = "lockstep/deployment@1"
 FOLDER = ".lockstep/deploy"
 READY_TIMEOUT = 120.0
 HISTORY = 20
-DRAIN_SECONDS = 0.2
+DRAIN_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -237,8 +238,11 @@ class LocalDeployer:
                   "port": target.port, "history": _history(state, new, switched)}  # fmt: skip
         write_state(where, record)
         state.update(record)
-        if old.get("pid") and old.get("pid") != new["pid"]:
-            time.sleep(DRAIN_SECONDS)  # connections the router passed on just before
+        if old.get("pid") and old.get("pid") != new["pid"] and _alive(old):
+            # keep-alive clients are told to reconnect (through the router, to the new
+            # server) before the old one stops; connections just passed on finish
+            processes.signal_group(old["pid"], signal.SIGUSR1)
+            time.sleep(DRAIN_SECONDS)
             processes.stop(old["pid"], since=old.get("since"))
         return switched
 

@@ -108,6 +108,11 @@ def hangup(pid: int, since: str | None = None) -> bool:
     return True
 
 
+def signal_group(pid: int, sig: signal.Signals) -> None:
+    """Send ``sig`` to the process group ``pid`` leads (a server and its workers)."""
+    _signal(pid, sig)
+
+
 def _signal(pid: int, sig: signal.Signals) -> None:
     try:
         os.killpg(pid, sig)

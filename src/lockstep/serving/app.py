@@ -13,20 +13,26 @@ dependency solving or pydantic models), the raw body is decoded by :mod:`.codec`
 answer is a prebuilt ``Response`` of bytes, and the single middleware
 (:mod:`.gate`) is plain ASGI. Predictions go through the :class:`~.batching.Batcher`.
 Every error is JSON ``{"error": "..."}``: client mistakes with their 4xx status, 404 and
-405 from routing, and a generic 500 for anything unexpected (logged with its
-traceback). The model is loaded when the app is created, so a model that cannot be
-served fails before the server listens. At startup the objects made by the imports and
-the model are frozen out of the garbage collector's reach (``gc.freeze``): otherwise a
-full collection walks them all and stalls every request in flight for 50-100 ms. The
-lifespan's shutdown drains the batcher and flushes the inference log.
+405 from routing (a path with a trailing slash is a 404 too, not a redirect), 413 for a
+body over :data:`MAX_BODY_BYTES` (refused from its ``Content-Length`` before reading, or
+as soon as a chunked body passes it), 499 when the client hung up while sending its
+body, and a generic 500 for anything unexpected (logged with its traceback). The model
+is loaded when the app is created, so a model that cannot be served fails before the
+server listens. At startup the objects made by the imports and the model are frozen out
+of the garbage collector's reach (``gc.freeze``): otherwise a full collection walks them
+all and stalls every request in flight for 50-100 ms; shutdown unfreezes them, so an
+app that stops (in tests) can be collected. The lifespan's shutdown drains the batcher
+and flushes the inference log; a lifespan that starts again serves again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import os
+import signal
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -35,14 +41,14 @@ from typing import Any
 
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from lockstep import __version__
 from lockstep.errors import ServingError
 from lockstep.serving import codec, flavors, signature
 from lockstep.serving.batching import Batcher, Job, Outcome
-from lockstep.serving.gate import Gate, RequestInfo
+from lockstep.serving.gate import Gate, RequestInfo, drain, expected_token
 from lockstep.serving.inference_log import InferenceLog
 from lockstep.serving.metrics import Metrics
 from lockstep.serving.predictor import Predictor
@@ -50,6 +56,7 @@ from lockstep.serving.spec import SPEC_ENV, TOKEN_ENV, ServeSpec
 from lockstep.serving.tables import RequestError
 
 JSON = "application/json"
+MAX_BODY_BYTES = 64 * 2**20
 COLUMN_DATATYPES = {
     "double": "FP64",
     "float": "FP32",
@@ -124,6 +131,7 @@ class ModelServer:
             spec.batching.max_latency_ms,
         )
         self.ready = False
+        self.max_body = MAX_BODY_BYTES
         self.metadata = json.dumps(self._metadata()).encode()
         for message in ("X does not have valid feature names", "X has feature names"):
             warnings.filterwarnings("ignore", message=message, category=UserWarning)
@@ -154,6 +162,9 @@ class ModelServer:
 
     @asynccontextmanager
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
+        self.batcher.open()
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, drain)
         gc.collect()
         gc.freeze()
         self.ready = True
@@ -164,6 +175,7 @@ class ModelServer:
             await self.batcher.close()
             if self.log is not None:
                 await asyncio.get_running_loop().run_in_executor(None, self.log.close)
+            gc.unfreeze()
 
     # -- checks -------------------------------------------------------------------------
 
@@ -220,7 +232,20 @@ class ModelServer:
         encoding = request.headers.get("content-encoding", "identity").lower()
         if encoding != "identity":
             raise RequestError(415, f"Content-Encoding {encoding!r} is not supported")
-        return await request.body()
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > self.max_body:
+            raise _too_large(self.max_body)
+        chunks = []
+        size = 0
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > self.max_body:
+                    raise _too_large(self.max_body)
+                chunks.append(chunk)
+        except ClientDisconnect:
+            raise RequestError(499, "the client closed the connection") from None
+        return b"".join(chunks)
 
     async def _predict(self, info: RequestInfo, job: Job) -> Outcome:
         outcome = await self.batcher.submit(job)
@@ -234,14 +259,14 @@ class ModelServer:
     async def infer(self, request: Request) -> Response:
         self._check_model(request)
         info = _info(request)
-        self.batcher.enter()
+        ticket = self.batcher.enter()
         try:
             body = await self._body(request)
             decoded = codec.decode_oip(
                 body, _header_length(request), self.builder, self.model.has_proba
             )
         finally:
-            self.batcher.leave()
+            self.batcher.leave(ticket)
         info.request_id = decoded.request_id or os.urandom(8).hex()
         job = Job(decoded.input.data, decoded.input.rows, "predict_proba" in decoded.outputs,
                   info.request_id)  # fmt: skip
@@ -260,20 +285,24 @@ class ModelServer:
 
     async def invocations(self, request: Request) -> Response:
         info = _info(request)
-        self.batcher.enter()
+        ticket = self.batcher.enter()
         try:
             body = await self._body(request)
             decoded = codec.decode_invocations(
                 body, request.headers.get("content-type", ""), self.builder, self.model.has_proba
             )
         finally:
-            self.batcher.leave()
+            self.batcher.leave(ticket)
         info.request_id = request.headers.get("x-request-id") or os.urandom(8).hex()
         job = Job(decoded.input.data, decoded.input.rows, decoded.proba, info.request_id)
         outcome = await self._predict(info, job)
         result = outcome.proba if decoded.proba else outcome.predictions
         assert result is not None
         return Response(codec.encode_invocations(result), media_type=JSON)
+
+
+def _too_large(limit: int) -> RequestError:
+    return RequestError(413, f"the body is larger than {limit} bytes")
 
 
 def _header_length(request: Request) -> int | None:
@@ -319,12 +348,16 @@ def _routes(server: ModelServer) -> list[tuple[str, Handler, str]]:
 
 def create_app(spec: ServeSpec, token: str | None = None) -> FastAPI:
     """The app serving ``spec``'s model; ServingError when it cannot be served."""
+    token = token or None
+    if token is not None:
+        expected_token(token)  # a blank token fails here, not at the first request
     server = ModelServer(spec)
     app = FastAPI(
         title=f"lockstep serve {spec.name}",
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
+        redirect_slashes=False,
         lifespan=server.lifespan,
         exception_handlers={HTTPException: _http_error},
     )
@@ -332,7 +365,7 @@ def create_app(spec: ServeSpec, token: str | None = None) -> FastAPI:
     for path, handler, method in _routes(server):
         app.add_route(path, _guarded(handler), methods=[method], include_in_schema=False)
     app.add_middleware(
-        Gate, token=token or None, metrics=server.metrics, model=spec.name, version=spec.version
+        Gate, token=token, metrics=server.metrics, model=spec.name, version=spec.version
     )
     return app
 

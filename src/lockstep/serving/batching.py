@@ -5,18 +5,25 @@ Requests are queued on the event loop; one worker task takes as many as fit in
 loop keeps accepting and decoding while the model works. Batches form by themselves:
 requests that arrive while a batch runs make up the next one. Before starting a batch
 the worker waits up to ``max_latency_ms`` for more, but only while other requests are
-in flight (entered a handler and are still reading or decoding their body, counted by
-:meth:`Batcher.enter`/:meth:`Batcher.leave`), so a lone request is never delayed.
+in flight (entered a handler and are still reading or decoding their body, tracked by
+:meth:`Batcher.enter`/:meth:`Batcher.leave`) and started less than ``max_latency_ms``
+ago, so a lone request is never delayed, not even by a client trickling in a large
+body (which cannot make this batch anyway).
 
 A request larger than ``max_batch_size`` runs alone. The executor function gets the
 jobs of a batch and returns one outcome per job, in order; what a batch's failure
-means for its jobs is its business (see :mod:`.predictor`). :meth:`Batcher.close`
-runs what is queued and stops.
+means for its jobs is its business (see :mod:`.predictor`): if it raises anyway, or
+returns the wrong number of outcomes, every job of that batch gets the exception and
+the worker goes on. A request whose caller went away (its future cancelled) is
+dropped from the queue. :meth:`Batcher.close` runs what is queued and stops;
+:meth:`Batcher.open` makes a closed batcher serve again (an app's lifespan may run
+more than once, as in tests).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -60,19 +67,29 @@ class Batcher:
         self._latency = max(0.0, max_latency_ms) / 1000.0
         self._pending: deque[_Entry] = deque()
         self._pending_rows = 0
-        self._arriving = 0
+        self._arriving: dict[int, float] = {}  # ticket: when it entered (monotonic)
+        self._tickets = 0
         self._wake: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._closing = False
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="lockstep-predict")
+        self._executor = _executor()
 
-    def enter(self) -> None:
-        """A request is on its way to :meth:`submit`: worth waiting for."""
-        self._arriving += 1
+    def open(self) -> None:
+        """Serve again after :meth:`close` (a no-op on a batcher that is open)."""
+        if self._closing:
+            self._closing = False
+            self._executor = _executor()
 
-    def leave(self) -> None:
+    def enter(self) -> int:
+        """A request is on its way to :meth:`submit`: worth waiting for, for a while.
+        Returns the ticket to :meth:`leave` with."""
+        self._tickets += 1
+        self._arriving[self._tickets] = time.monotonic()
+        return self._tickets
+
+    def leave(self, ticket: int) -> None:
         """The request is submitted or has given up."""
-        self._arriving -= 1
+        self._arriving.pop(ticket, None)
         self._poke()
 
     async def submit(self, job: Job) -> Outcome:
@@ -82,7 +99,7 @@ class Batcher:
         future: asyncio.Future[Outcome] = loop.create_future()
         self._pending.append((job, future))
         self._pending_rows += job.rows
-        if self._task is None:
+        if self._task is None or self._task.done():
             self._task = loop.create_task(self._worker())
         self._poke()
         return await future
@@ -92,7 +109,8 @@ class Batcher:
         self._closing = True
         self._poke()
         if self._task is not None:
-            await self._task
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
         await asyncio.get_running_loop().run_in_executor(None, self._executor.shutdown)
 
     def _poke(self) -> None:
@@ -120,31 +138,40 @@ class Batcher:
                 continue
             await self._gather(loop)
             batch = self._take()
-            if not batch:
-                continue
-            try:
-                outcomes = await loop.run_in_executor(
-                    self._executor, self._execute, [job for job, _ in batch]
-                )
-            except Exception as exc:  # the executor function failed as a whole
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for (_, future), outcome in zip(batch, outcomes, strict=True):
+            if batch:
+                await self._run(loop, batch)
+
+    async def _run(self, loop: asyncio.AbstractEventLoop, batch: list[_Entry]) -> None:
+        try:
+            outcomes = await loop.run_in_executor(
+                self._executor, self._execute, [job for job, _ in batch]
+            )
+            if len(outcomes) != len(batch):
+                raise RuntimeError(f"{len(outcomes)} outcomes for a batch of {len(batch)}")
+        except Exception as exc:  # the executor function failed as a whole
+            for _, future in batch:
                 if not future.done():
-                    future.set_result(outcome)
+                    future.set_exception(exc)
+            return
+        for (_, future), outcome in zip(batch, outcomes, strict=True):
+            if not future.done():
+                future.set_result(outcome)
 
     async def _gather(self, loop: asyncio.AbstractEventLoop) -> None:
         """Wait for requests in flight, up to the latency budget and the batch size."""
         if not self._arriving or self._latency <= 0:
             return
         deadline = loop.time() + self._latency
-        while self._arriving and self._pending_rows < self._max_rows and not self._closing:
+        while self._fresh() and self._pending_rows < self._max_rows and not self._closing:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return
             await self._sleep(remaining)
+
+    def _fresh(self) -> bool:
+        """Whether a request in flight started within the latency budget."""
+        since = time.monotonic() - self._latency
+        return any(start > since for start in self._arriving.values())
 
     def _take(self) -> list[_Entry]:
         batch: list[_Entry] = []
@@ -159,3 +186,7 @@ class Batcher:
                 batch.append((job, future))
         self._pending_rows -= rows
         return batch
+
+
+def _executor() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(1, thread_name_prefix="lockstep-predict")

@@ -5,9 +5,9 @@
 model tells about its inputs (``feature_names``, ``n_features``) and outputs
 (``classes``). The server never imports a flavor's library it does not serve.
 
-* ``skops``: :func:`skops.io.load` trusting only types from sklearn, numpy, scipy and
-  skops, and classes (not functions) from builtins and collections; anything else is
-  refused, naming the type.
+* ``skops``: :func:`skops.io.load` trusting, beyond skops' own defaults, only what
+  :mod:`.skops_trust` allows (scikit-learn's internals, pure numpy and scipy functions,
+  public builtins and collections classes); anything else is refused, naming the type.
 * ``joblib`` / ``pickle``: a plain load. The project layer has scanned the file before
   the server is started, so it is not scanned again here.
 * ``xgboost``, ``lightgbm`` (see :mod:`.flavor_boosters`) and ``onnx`` (see
@@ -19,8 +19,6 @@ A path may be a file or a folder holding exactly one model file. Any failure is 
 
 from __future__ import annotations
 
-import builtins
-import collections
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -41,8 +39,6 @@ EXTENSIONS: dict[str, tuple[str, ...]] = {
     "lightgbm": (".txt", ".model", ".lgb"),
     "onnx": (".onnx",),
 }
-TRUSTED_ROOTS = ("sklearn", "numpy", "scipy", "skops")
-CLASS_ONLY_ROOTS = {"builtins": builtins, "collections": collections}
 
 
 class LoadedModel:
@@ -154,21 +150,10 @@ def _loaders() -> dict[str, Callable[[Path], LoadedModel]]:
     }
 
 
-def untrusted_reason(type_name: str) -> str | None:
-    """Why a type a skops file names is not trusted, or None when it is."""
-    root, _, rest = type_name.partition(".")
-    if root in TRUSTED_ROOTS:
-        return None
-    module = CLASS_ONLY_ROOTS.get(root)
-    if module is not None and "." not in rest:
-        if isinstance(getattr(module, rest, None), type):
-            return None
-        return "not a class"
-    return f"outside {', '.join(TRUSTED_ROOTS)}, builtins and collections"
-
-
 def _load_skops(file: Path) -> LoadedModel:
     import skops.io as sio  # type: ignore[import-untyped]
+
+    from lockstep.serving.skops_trust import untrusted_reason
 
     untrusted = sio.get_untrusted_types(file=file)
     for name in untrusted:

@@ -5,7 +5,9 @@ and the last line of defence against an unexpected exception.
 * Token: when set, every path except the health checks (``/v2/health/*``, ``/ping``)
   needs ``Authorization: Bearer <token>`` (compared in constant time), else a 401 with
   ``WWW-Authenticate: Bearer`` and an OIP error body. Unknown paths are 401 too, so an
-  anonymous client learns nothing about the routes.
+  anonymous client learns nothing about the routes. The token is compared without the
+  whitespace around it (HTTP trims it from header values; a token read from a file or
+  a Kubernetes secret often ends with a newline); a blank token is refused.
 * Metrics: count and latency per route family (``v2/infer``, ``invocations``, ...) and
   status code.
 * Access log: one JSON line per request on ``lockstep.serve.access``: time, method,
@@ -13,6 +15,10 @@ and the last line of defence against an unexpected exception.
   handlers in :class:`RequestInfo`). Skipped entirely when the logger is disabled.
 * An exception that escapes a handler is logged with its traceback and answered with a
   generic 500 JSON body; the client never sees the traceback.
+* Draining: after :func:`drain` (SIGUSR1, sent by a blue-green switch before the old
+  server stops) every answer carries ``Connection: close``, so keep-alive clients open
+  their next connection through the router, to the new server, instead of finding
+  this one gone mid-request.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from lockstep.errors import ServingError
 from lockstep.serving.logs import ACCESS_LOGGER
 from lockstep.serving.metrics import Metrics
 
@@ -74,12 +81,25 @@ async def send_error(
     await send({"type": "http.response.body", "body": body})
 
 
+_DRAINING = {"on": False}
+_CLOSE = (b"connection", b"close")
+
+
+def drain() -> None:
+    """From now on, close each connection after its answer."""
+    _DRAINING["on"] = True
+
+
+def draining() -> bool:
+    return _DRAINING["on"]
+
+
 class Gate:
     def __init__(
         self, app: ASGIApp, *, token: str | None, metrics: Metrics, model: str, version: str
     ) -> None:
         self.app = app
-        self.expected = None if token is None else token.encode()
+        self.expected = None if token is None else expected_token(token)
         self.metrics = metrics
         self.model = model
         self.version = version
@@ -107,6 +127,8 @@ class Gate:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                if _DRAINING["on"]:
+                    message = {**message, "headers": [*message.get("headers", []), _CLOSE]}
             await send(message)
 
         try:
@@ -145,6 +167,14 @@ class Gate:
             "batch": info.batch,
         }
         return json.dumps(entry, separators=(",", ":"))
+
+
+def expected_token(token: str) -> bytes:
+    """The token clients must send, as bytes; ServingError when it is blank."""
+    stripped = token.strip()
+    if not stripped:
+        raise ServingError("the bearer token is blank")
+    return stripped.encode()
 
 
 async def _unauthorized(send: Send) -> None:

@@ -11,8 +11,16 @@ objects anyway.
 
 A row holds the input columns (named by the signature), ``prediction``,
 ``proba_<class>`` when probabilities were computed, ``timestamp`` (UTC), ``model``,
-``version`` and ``request_id``. A failed write is logged and its rows dropped; serving
-goes on.
+``version``, ``request_id`` and ``row`` (the row's place in its request, from 0: with
+the request id, the key ground truth joins on); a multi-output prediction is a
+fixed-size list. A flush
+is one table built from all its rows at once (cheap: the thread shares the GIL with the
+requests). A failed write is logged and its rows dropped; serving goes on. Rows that
+cannot be written at all (a model output Parquet cannot hold, say) are dropped alone,
+not with the rest of their flush; text is written as valid UTF-8 whatever the client
+sent (a lone surrogate as its escape). The thread starts with the first recorded
+rows; :meth:`InferenceLog.close` writes what is queued exactly once and stops it, and
+rows recorded after that start it again.
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -32,13 +42,26 @@ import numpy as np
 from lockstep import fs
 from lockstep.errors import ServingError
 from lockstep.serving.spec import LogSettings, Signature
-from lockstep.serving.tables import PANDAS_DTYPES, Array
+from lockstep.serving.tables import PANDAS_DTYPES, Array, as_text
 
-OWN_COLUMNS = ("prediction", "timestamp", "model", "version", "request_id")
+OWN_COLUMNS = ("prediction", "timestamp", "model", "version", "request_id", "row")
 logger = logging.getLogger("lockstep.serve.log")
 
-_Chunk = tuple[Any, Array, Array | None, list[tuple[str, int]], float]
+# inputs, predictions, probabilities, (request id, rows kept), time, row positions
+_Chunk = tuple[Any, Array, Array | None, list[tuple[str, int]], float, Array]
 _STOP = object()
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """The rows of one or more chunks, merged."""
+
+    data: Any  # ndarray or DataFrame
+    predictions: Array
+    proba: Array | None
+    ids: list[tuple[str, int]]
+    stamps: Array  # int64 microseconds since the epoch, one a row
+    positions: Array  # each row's place in its request, from 0
 
 
 class InferenceLog:
@@ -70,9 +93,8 @@ class InferenceLog:
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._rng = np.random.default_rng()
         self._seq = 0
-        self._thread = threading.Thread(target=self._run, name="lockstep-inference-log")
-        self._thread.daemon = True
-        self._thread.start()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
 
     # -- request path (predict thread) --------------------------------------------------
 
@@ -82,6 +104,7 @@ class InferenceLog:
         rate = self.settings.sample_rate
         if rate <= 0.0:
             return
+        positions = np.concatenate([np.arange(n, dtype=np.int32) for _, n in ids])
         if rate < 1.0:
             rows = sum(n for _, n in ids)
             keep = self._rng.random(rows) < rate
@@ -91,12 +114,28 @@ class InferenceLog:
             predictions = predictions[keep]
             proba = None if proba is None else proba[keep]
             ids = _kept_ids(ids, keep)
-        self._queue.put((data, predictions, proba, ids, time.time()))
+            positions = positions[keep]
+        if self._thread is None:
+            self._start()
+        self._queue.put((data, predictions, proba, ids, time.time(), positions))
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="lockstep-inference-log", daemon=True
+                )
+                self._thread.start()
 
     def close(self) -> None:
-        """Write what is queued and stop the thread."""
-        self._queue.put(_STOP)
-        self._thread.join()
+        """Write what is queued and stop the thread (or write it here if none runs)."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+            self._queue.put(_STOP)
+            if thread is None:
+                self._run()
+        if thread is not None:
+            thread.join()
 
     # -- background thread ----------------------------------------------------------------
 
@@ -131,10 +170,27 @@ class InferenceLog:
             logger.error("inference log: could not write %d rows to %s: %s", count, self.url, exc)
 
     def _write(self, chunks: list[_Chunk]) -> None:
-        import pyarrow as pa
+        """One file of every chunk; when their rows do not make one table, a file a
+        chunk, dropping (and logging) only the chunks that cannot be written."""
+        try:
+            table = self._table(_merged(chunks))
+        except Exception:
+            if len(chunks) == 1:
+                raise
+        else:
+            self._write_table(table)
+            return
+        for chunk in chunks:
+            try:
+                self._write_table(self._table(_merged([chunk])))
+            except Exception as exc:
+                logger.error(
+                    "inference log: could not write %d rows to %s: %s", len(chunk[1]), self.url, exc
+                )
+
+    def _write_table(self, table: Any) -> None:
         import pyarrow.parquet as pq
 
-        table = pa.concat_tables([self._table(c) for c in chunks], promote_options="default")
         names = table.column_names
         proba = sorted((n for n in names if n.startswith("proba_")), key=names.index)
         inputs = [c.name for c in self.columns]
@@ -145,26 +201,51 @@ class InferenceLog:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
         write_file(self.url, f"{stamp}-{os.getpid()}-{self._seq:06d}.parquet", buffer.getvalue())
 
-    def _table(self, chunk: _Chunk) -> Any:
+    def _table(self, rows: _Rows) -> Any:
         import pyarrow as pa
 
-        data, predictions, proba, ids, when = chunk
-        rows = len(predictions)
+        data, proba = rows.data, rows.proba
         columns: dict[str, Any] = {}
         for j, column in enumerate(self.columns):
             values = data[:, j] if isinstance(data, np.ndarray) else data[column.name].to_numpy()
             columns[column.name] = _typed(values, column.type)
-        columns["prediction"] = _prediction(predictions)
+        columns["prediction"] = _prediction(rows.predictions)
         if proba is not None:
             names = self.classes or list(range(proba.shape[1]))
             for k, name in enumerate(names):
                 columns[f"proba_{name}"] = proba[:, k].astype(np.float64)
-        stamp = pa.array(np.full(rows, int(when * 1_000_000)), pa.timestamp("us", tz="UTC"))
-        columns["timestamp"] = stamp
-        columns["model"] = pa.array([self.model] * rows, pa.string())
-        columns["version"] = pa.array([self.version] * rows, pa.string())
-        columns["request_id"] = pa.array([rid for rid, n in ids for _ in range(n)], pa.string())
+        count = len(rows.stamps)
+        columns["timestamp"] = pa.array(rows.stamps, pa.timestamp("us", tz="UTC"))
+        columns["model"] = pa.array([self.model] * count, pa.string())
+        columns["version"] = pa.array([self.version] * count, pa.string())
+        columns["request_id"] = _strings(rid for rid, n in rows.ids for _ in range(n))
+        columns["row"] = pa.array(rows.positions, pa.int32())
         return pa.table(columns)
+
+
+def _merged(chunks: list[_Chunk]) -> _Rows:
+    """The chunks' rows as one block: inputs stacked, probabilities NaN where a chunk
+    has none, a timestamp a row."""
+    parts = [c[0] for c in chunks]
+    if isinstance(parts[0], np.ndarray):
+        data = np.vstack(parts)
+    else:
+        import pandas as pd
+
+        data = pd.concat(parts, ignore_index=True)
+    predictions = np.concatenate([c[1] for c in chunks])
+    given = [c[2] for c in chunks if c[2] is not None]
+    proba = None
+    if given:
+        width = given[0].shape[1]
+        proba = np.concatenate(
+            [c[2] if c[2] is not None else np.full((len(c[1]), width), np.nan) for c in chunks]
+        )
+    counts = [len(c[1]) for c in chunks]
+    stamps = np.repeat(np.array([int(c[4] * 1_000_000) for c in chunks], np.int64), counts)
+    ids = [pair for c in chunks for pair in c[3]]
+    positions = np.concatenate([c[5] for c in chunks])
+    return _Rows(data, predictions, proba, ids, stamps, positions)
 
 
 def _kept_ids(ids: list[tuple[str, int]], keep: Array) -> list[tuple[str, int]]:
@@ -178,17 +259,38 @@ def _kept_ids(ids: list[tuple[str, int]], keep: Array) -> list[tuple[str, int]]:
     return out
 
 
-def _typed(values: Array, kind: str) -> Array:
+def _typed(values: Array, kind: str) -> Any:
     if kind == "string":
-        return values.astype(object)
+        return _strings(values.tolist())
     with np.errstate(invalid="ignore"):
         return values.astype(PANDAS_DTYPES[kind])
 
 
-def _prediction(predictions: Array) -> Array:
+def _prediction(predictions: Array) -> Any:
+    import pyarrow as pa
+
+    if predictions.ndim > 1:
+        flat = predictions.reshape(len(predictions), -1)
+        return pa.FixedSizeListArray.from_arrays(_prediction(flat.reshape(-1)), flat.shape[1])
     if predictions.dtype.kind in "biuf":
-        return predictions
-    return np.asarray([str(v) for v in predictions.tolist()], dtype=object)
+        return pa.array(predictions)
+    return _strings(predictions.tolist())
+
+
+def _strings(values: Iterable[object]) -> Any:
+    """A pyarrow string array of ``values`` as text; a lone surrogate (JSON lets a client
+    send one) is written as its ``\\udXXX`` escape instead of failing the write."""
+    import pyarrow as pa
+
+    texts = [as_text(v) for v in values]
+    try:
+        return pa.array(texts, pa.string())
+    except UnicodeEncodeError:
+        return pa.array([_valid(t) for t in texts], pa.string())
+
+
+def _valid(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def write_file(url: str, name: str, data: bytes) -> None:

@@ -21,6 +21,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from lockstep.serving.spec import Column
 from lockstep.serving.tables import (
     NULLABLE,
@@ -28,6 +30,8 @@ from lockstep.serving.tables import (
     InputBuilder,
     ModelInput,
     RequestError,
+    as_text,
+    finite_or_none,
     shown,
 )
 
@@ -79,7 +83,19 @@ def decode(
 
 
 def encode(result: Array) -> bytes:
-    return json.dumps({"predictions": result.tolist()}, separators=(",", ":")).encode()
+    """``{"predictions": [...]}``; values JSON has no type for (bytes, numpy scalars in
+    an object array, dates, decimals) become numbers or text instead of a 500, NaN and
+    infinities null."""
+    if result.dtype.kind in "Mm":
+        result = result.astype(str)
+    doc = {"predictions": finite_or_none(result).tolist()}
+    return json.dumps(doc, separators=(",", ":"), default=_jsonable).encode()
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, np.generic):
+        return value.item()
+    return as_text(value)
 
 
 def _proba(params: object, has_proba: bool) -> bool:
@@ -100,7 +116,7 @@ def _unique(columns: list[Any], where: str) -> None:
         raise RequestError(400, f"{where} must be a list of column names")
     if len(set(columns)) != len(columns):
         twice = sorted({c for c in columns if columns.count(c) > 1})
-        raise RequestError(422, f"{where}: column(s) given twice: {', '.join(twice)}")
+        raise RequestError(422, f"{where}: column(s) given twice: {', '.join(map(repr, twice))}")
 
 
 def _split(value: object, builder: InputBuilder) -> ModelInput:

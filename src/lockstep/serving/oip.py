@@ -16,7 +16,8 @@ outputs); then those outputs' bytes follow the JSON header the same way.
 
 The outputs are ``predict`` (``[N]``) and ``predict_proba`` (``[N, C]``, FP64) when
 the model has it, chosen by the request's ``outputs`` or its ``predict_proba: true``
-parameter; ``predict`` alone by default.
+parameter; ``predict`` alone by default. JSON has no NaN or infinity: such values are
+``null`` in JSON data (tritonclient reads them back as NaN), exact in binary data.
 """
 
 from __future__ import annotations
@@ -29,7 +30,15 @@ from typing import Any
 
 import numpy as np
 
-from lockstep.serving.tables import Array, InputBuilder, ModelInput, RequestError, shown
+from lockstep.serving.tables import (
+    Array,
+    InputBuilder,
+    ModelInput,
+    RequestError,
+    as_text,
+    finite_or_none,
+    shown,
+)
 
 DATATYPES: dict[str, Any] = {
     "BOOL": np.bool_,
@@ -49,6 +58,7 @@ DATATYPES: dict[str, Any] = {
 OUTPUTS = ("predict", "predict_proba")
 _KINDS = {"BOOL": "b", "BYTES": "UO", "FP16": "iuf", "FP32": "iuf", "FP64": "iuf"}
 _LENGTH = struct.Struct("<I")
+_INT64_MAX = np.iinfo(np.int64).max
 
 
 @dataclass(frozen=True)
@@ -155,11 +165,24 @@ def _json_values(data: object, datatype: str, count: int, where: str) -> Array:
     if array.dtype.kind not in kinds and not (array.dtype.kind == "O" and "f" in kinds):
         bad = _first_mismatch(array, datatype)
         raise RequestError(422, f"{where}: {datatype} data holds {shown(bad)}")
-    if kinds == "iu" and array.size:
-        info = np.iinfo(DATATYPES[datatype])
-        if array.min() < info.min or array.max() > info.max:
-            raise RequestError(422, f"{where}: a value is out of range for {datatype}")
+    if array.size and _out_of_range(array, datatype):
+        raise RequestError(422, f"{where}: a value is out of range for {datatype}")
     return array
+
+
+def _out_of_range(array: Array, datatype: str) -> bool:
+    """Whether a value does not fit the datatype: an integer outside its type, a finite
+    number past FP16's or FP32's largest (it would be an infinity)."""
+    if array.dtype.kind not in "iuf":
+        return False
+    if datatype in ("FP16", "FP32"):
+        with np.errstate(invalid="ignore"):
+            top = np.abs(array[np.isfinite(array)]).max(initial=0)
+        return bool(top > np.finfo(DATATYPES[datatype]).max)
+    if datatype.startswith(("INT", "UINT")):
+        info = np.iinfo(DATATYPES[datatype])
+        return bool(array.min() < info.min or array.max() > info.max)
+    return False
 
 
 def _first_mismatch(array: Array, datatype: str) -> object:
@@ -175,7 +198,9 @@ def _first_mismatch(array: Array, datatype: str) -> object:
             isinstance(value, bool) or not isinstance(value, int)
         ):
             return value
-        if datatype.startswith("FP") and not isinstance(value, (int, float)):
+        if datatype.startswith("FP") and (
+            isinstance(value, bool) or not isinstance(value, (int, float))
+        ):
             return value
     return array[0]
 
@@ -307,6 +332,8 @@ def _requested(requested: object, every: bool) -> tuple[list[str], set[str]]:
         name = item["name"]
         if name not in OUTPUTS:
             raise RequestError(400, f"unknown output {shown(name)} (outputs: {', '.join(OUTPUTS)})")
+        if name in names:
+            raise RequestError(400, f"output {name!r} is requested twice")
         names.append(name)
         parameters = item.get("parameters")
         if every or (isinstance(parameters, dict) and parameters.get("binary_data") is True):
@@ -318,14 +345,38 @@ def _requested(requested: object, every: bool) -> tuple[list[str], set[str]]:
 
 
 def typed(array: Array) -> tuple[str, Array]:
-    """The OIP datatype of an output and the array in that type."""
+    """The OIP datatype of an output and the array in that type: integers as INT64
+    (UINT64 when they do not fit), floats as FP64, dates as ISO text, an object array of
+    numbers as numbers, and anything else as BYTES."""
     kind = array.dtype.kind
+    if kind == "O":
+        return _objects(array)
+    if kind == "u" and array.dtype.itemsize == 8 and array.size and array.max() > _INT64_MAX:
+        return "UINT64", array
     if kind in "iu":
         return "INT64", array.astype(np.int64, copy=False)
     if kind == "f":
         return "FP64", array.astype(np.float64, copy=False)
     if kind == "b":
         return "BOOL", array
+    if kind in "Mm":
+        return "BYTES", array.astype(str).astype(object)
+    return "BYTES", array
+
+
+def _objects(array: Array) -> tuple[str, Array]:
+    """An object array (a pickled model's labels, say): numbers when every value is a
+    number, else BYTES."""
+    if array.size and all(
+        isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+        for v in array.flat
+    ):
+        try:
+            numbers = np.array(array.tolist())
+        except (ValueError, TypeError, OverflowError):
+            return "BYTES", array
+        if numbers.dtype.kind in "iuf" and numbers.shape == array.shape:
+            return typed(numbers)
     return "BYTES", array
 
 
@@ -347,9 +398,9 @@ def encode(
             entry["parameters"] = {"binary_data_size": len(raw)}
             blobs.append(raw)
         elif datatype == "BYTES":
-            entry["data"] = [str(v) for v in values.ravel().tolist()]
+            entry["data"] = [as_text(v) for v in values.ravel().tolist()]
         else:
-            entry["data"] = values.ravel().tolist()
+            entry["data"] = finite_or_none(values.ravel()).tolist()
         entries.append(entry)
     doc = {"model_name": model, "model_version": version, "id": request_id, "outputs": entries}
     header = json.dumps(doc, separators=(",", ":")).encode()
@@ -363,7 +414,7 @@ def _raw(values: Array, datatype: str) -> bytes:
         return np.ascontiguousarray(values, dtype=values.dtype.newbyteorder("<")).tobytes()
     parts = []
     for value in values.ravel().tolist():
-        data = str(value).encode("utf-8")
+        data = value if isinstance(value, bytes) else as_text(value).encode("utf-8", "replace")
         parts.append(_LENGTH.pack(len(data)))
         parts.append(data)
     return b"".join(parts)

@@ -80,6 +80,8 @@ class Predictor:
 
     def _predict(self, data: Any, rows: int, want_proba: bool) -> tuple[Array, Array | None]:
         predictions = self.model.predict(data)
+        if predictions.ndim == 0:
+            raise ModelOutputError(f"the model returned one value for {rows} rows")
         if predictions.ndim == 2 and predictions.shape[1] == 1:
             predictions = predictions.ravel()
         if len(predictions) != rows:

@@ -93,11 +93,18 @@ def serve(
     """Serve ``spec``'s model on ``host:port`` until SIGINT/SIGTERM (blocking)."""
     import uvicorn
 
+    from lockstep.serving.gate import expected_token
     from lockstep.serving.logs import log_config
 
     if workers < 1:
         raise ServingError(f"workers must be at least 1, got {workers}")
+    if token:
+        expected_token(token)
     check(spec)
+    # SIGUSR1 drains a worker (see gate.drain); a process without that handler, such as
+    # the supervisor of several workers, must not die of it
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGUSR1, signal.SIG_IGN)
     with _environment(spec, token, workers), _sigterm_returns():
         uvicorn.run(
             "lockstep.serving.app:from_env",

@@ -13,10 +13,11 @@ served :class:`~lockstep.serving.spec.Signature` and builds the model input:
   dtypes.
 
 Null is accepted only in ``double``/``float`` columns (as NaN); ``long``/``integer``
-columns take integral numbers, ``boolean`` columns 0/1 (JSON booleans are numbers
-here). Anything a client gets wrong raises :class:`RequestError` with the HTTP status
-(400: malformed body or structure, 422: wrong column, type, value or shape) and a
-message that names the field.
+columns take integral numbers within int64/int32, ``float`` columns numbers within
+float32 (the DataFrame a model gets would otherwise hold a wrapped integer or an
+infinity), ``boolean`` columns 0/1 (JSON booleans are numbers here). Anything a client
+gets wrong raises :class:`RequestError` with the HTTP status (400: malformed body or
+structure, 422: wrong column, type, value or shape) and a message that names the field.
 """
 
 from __future__ import annotations
@@ -34,6 +35,12 @@ from lockstep.serving.spec import Column, Signature
 Array = npt.NDArray[Any]
 NULLABLE = frozenset({"double", "float"})
 INTEGRAL = frozenset({"long", "integer"})
+# The finite values a column's type holds, as float64 (the largest below 2**63 for long).
+BOUNDS = {
+    "long": (-(2.0**63), float(np.nextafter(2.0**63, 0))),
+    "integer": (-(2.0**31), 2.0**31 - 1),
+    "float": (-float(np.finfo(np.float32).max), float(np.finfo(np.float32).max)),
+}
 PANDAS_DTYPES = {
     "double": "float64",
     "float": "float32",
@@ -58,6 +65,27 @@ def shown(value: object) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def as_text(value: object) -> str:
+    """A model output or logged value as text: bytes decoded as UTF-8, numpy scalars as
+    their Python value."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, np.generic):
+        return as_text(value.item())
+    return str(value)
+
+
+def finite_or_none(values: Array) -> Array:
+    """``values`` for JSON, which has no NaN or infinity: those become None (null)."""
+    if values.dtype.kind != "f" or np.isfinite(values).all():
+        return values
+    out = values.astype(object)
+    out[~np.isfinite(values)] = None
+    return out
+
+
 @dataclass(frozen=True)
 class ModelInput:
     """A validated request: the model input (ndarray or DataFrame) and its row count."""
@@ -79,6 +107,9 @@ class InputBuilder:
         self._integral = [i for i, c in enumerate(self.columns) if c.type in INTEGRAL]
         self._boolean = [i for i, c in enumerate(self.columns) if c.type == "boolean"]
         self._non_null = [i for i, c in enumerate(self.columns) if c.type not in NULLABLE]
+        self._bounded = [i for i, c in enumerate(self.columns) if c.type in BOUNDS]
+        self._low = np.array([BOUNDS[self.columns[i].type][0] for i in self._bounded])
+        self._high = np.array([BOUNDS[self.columns[i].type][1] for i in self._bounded])
 
     # -- rows in signature order ------------------------------------------------------
 
@@ -166,6 +197,7 @@ class InputBuilder:
         for indices, test, kind in (
             (self._integral, _not_integral, "an integral number"),
             (self._boolean, _not_boolean, "0/1 or true/false"),
+            (self._bounded, self._out_of_range, "a value within its type's range"),
         ):
             if indices:
                 bad = test(matrix[:, indices])
@@ -179,11 +211,29 @@ class InputBuilder:
                     )
         return ModelInput(matrix, matrix.shape[0])
 
+    def _out_of_range(self, part: Array) -> Array:
+        return _outside(part, self._low, self._high)
+
     def _frame(self, arrays: list[Array]) -> Any:
         import pandas as pd
 
         data = {c.name: _pandas_column(c, a) for c, a in zip(self.columns, arrays, strict=True)}
-        return pd.DataFrame(data, columns=self.names)
+        try:
+            return pd.DataFrame(data, columns=self.names)
+        except UnicodeError:  # pandas' Arrow strings take no lone surrogate (JSON does)
+            raise _not_unicode(self.columns, arrays) from None
+
+
+def _not_unicode(columns: tuple[Column, ...], arrays: list[Array]) -> RequestError:
+    for column, values in zip(columns, arrays, strict=True):
+        for value in values if column.type == "string" else ():
+            try:
+                value.encode("utf-8")
+            except UnicodeError:
+                return RequestError(
+                    422, f"column {column.name!r} (string): {shown(value)} is not valid Unicode"
+                )
+    return RequestError(422, "a string value is not valid Unicode")
 
 
 def _numeric_matrix(rows: list[Any]) -> Array | None:
@@ -207,6 +257,11 @@ def _not_boolean(part: Array) -> Array:
     return np.asarray((part != 0) & (part != 1))
 
 
+def _outside(part: Array, low: Array | float, high: Array | float) -> Array:
+    with np.errstate(invalid="ignore"):
+        return np.asarray(np.isfinite(part) & ((part < low) | (part > high)))
+
+
 def _pandas_column(column: Column, values: Array) -> Array:
     if column.type == "string":
         return values
@@ -225,18 +280,27 @@ def column_values(column: Column, values: Sequence[Any] | Array) -> Array:
     if column.type == "string":
         return _strings(column, array)
     numbers = _numbers(column, array, values)
-    bad: Array | None = None
-    if column.type in INTEGRAL:
-        bad = _not_integral(numbers)
-    elif column.type == "boolean":
-        bad = _not_boolean(numbers)
-    if bad is not None and bad.any():
-        value = values[int(np.argmax(bad))]
-        need = "an integral number" if column.type in INTEGRAL else "0/1 or true/false"
-        raise RequestError(
-            422, f"column {column.name!r} ({column.type}) needs {need}, got {shown(value)}"
-        )
+    for test, need in _tests(column):
+        bad = test(numbers)
+        if bad.any():
+            value = values[int(np.argmax(bad))]
+            raise RequestError(
+                422, f"column {column.name!r} ({column.type}) needs {need}, got {shown(value)}"
+            )
     return numbers
+
+
+def _tests(column: Column) -> list[tuple[Any, str]]:
+    """The checks a column's numbers go through, and what each one needs."""
+    tests: list[tuple[Any, str]] = []
+    if column.type in INTEGRAL:
+        tests.append((_not_integral, "an integral number"))
+    elif column.type == "boolean":
+        tests.append((_not_boolean, "0/1 or true/false"))
+    if column.type in BOUNDS:
+        low, high = BOUNDS[column.type]
+        tests.append((lambda part: _outside(part, low, high), "a value within its type's range"))
+    return tests
 
 
 def _strings(column: Column, array: Array) -> Array:
