@@ -10,6 +10,8 @@ Cases (issue 2, "Speed"):
   log-metrics, create-runs, search-runs   run tracking beside MLflow (tracking_cases.py)
   repro-noop  a no-op run of a 3-stage pipeline beside dvc repro (pipeline_cases.py)
   serve      one model served by lockstep serve and mlflow models serve, under wrk (serve_cases.py)
+  drift      drift of 20 features, 100,000 and 1,000,000 rows, beside scipy and Evidently
+             (drift_cases.py)
 
 Each figure is the best wall-clock time of the whole CLI process over the
 repetitions. DVC is installed from PyPI into benchmarks/.venv-dvc on first use.
@@ -29,6 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import drift_cases
 import pipeline_cases
 import report
 import serve_cases
@@ -60,7 +63,11 @@ from tools import (
 )
 
 ALL_CASES = (
-    CASES + tracking_cases.TRACKING_CASES + pipeline_cases.PIPELINE_CASES + serve_cases.SERVE_CASES
+    CASES
+    + tracking_cases.TRACKING_CASES
+    + pipeline_cases.PIPELINE_CASES
+    + serve_cases.SERVE_CASES
+    + drift_cases.DRIFT_CASES
 )
 
 
@@ -121,6 +128,8 @@ def run_cases(
         pipeline_cases.bench_pipeline(tools, tmp, samples, reps, sys.executable)
     if serve_cases.SERVE in settings.only:
         serve_cases.bench_serve(settings, samples)
+    if drift_cases.DRIFT in settings.only:
+        drift_cases.bench_drift(settings, samples)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\n" + pipeline_cases.table(samples))
     if serve_cases.has_results(samples):
         print("\n" + serve_cases.text_table(samples))
+    if drift_cases.has_results(samples):
+        print("\n" + drift_cases.text_table(samples))
     print(
         f"\nload average (1/5/15 min): {facts['load_at_start']} at start, "
         f"{facts.get('load_at_end', '?')} at end"
@@ -169,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             [pipeline_cases.table(samples, markdown=True)] if pipeline_cases.table(samples) else []
         )
         parts += [serve_cases.markdown_table(samples)] if serve_cases.has_results(samples) else []
+        parts += [drift_cases.markdown_table(samples)] if drift_cases.has_results(samples) else []
         Path(args.markdown).write_text("\n".join(parts))
     if args.json:
         write_json(Path(args.json), args, settings, facts, samples, table, started)
@@ -176,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         [r.label for r in table if r.verdict == "FAIL"]
         + [row[0] for row in tracked if row[-1] == "FAIL"]
         + serve_cases.missed(samples)
+        + drift_cases.missed(samples)
     )
     return 1 if args.check and missed else 0
 

@@ -44,6 +44,7 @@ Layout of ``.lockstep/config.toml``::
     max_latency_ms = 2.0              # the longest a request waits for others
     log_url = "s3://bucket/monitor"   # inference log: LOG_URL/NAME/ENV (.lockstep/monitor/…)
     sample_rate = 1.0                 # share of requests logged; 0 turns the log off
+    log_flush_seconds = 5.0           # the longest a logged row waits to reach a file
     # token = "..."                   # bearer token: config.local.toml or LOCKSTEP_SERVE_TOKEN
 """
 
@@ -272,6 +273,7 @@ class ServeConfig:
     max_latency_ms: float = _setting(_ranged(0, 1000), 2.0)
     log_url: str | None = _setting(_optional_text)
     sample_rate: float = _setting(_ranged(0, 1), 1.0)
+    log_flush_seconds: float = _setting(_ranged(0.1, 3600), 5.0)
 
     def __repr__(self) -> str:  # never print the token
         return f"ServeConfig(host={self.host!r}, port={self.port})"

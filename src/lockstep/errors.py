@@ -349,3 +349,22 @@ class DeployError(OperationError):
 class DeployCheckFailedError(CheckFailedError):
     """A new deployment did not pass readiness or its smoke checks; it was stopped and
     what served before keeps serving."""
+
+
+# --- monitoring -----------------------------------------------------------------------
+
+
+class DriftDetectedError(CheckFailedError):
+    """Live data drifted from the reference; the drifted features were shown already."""
+
+    def __init__(self, model: str, features: list[str]) -> None:
+        shown = ", ".join(features[:5]) + (
+            "" if len(features) <= 5 else f" and {len(features) - 5} more"
+        )
+        super().__init__(f"{model}: drift in {len(features)} feature(s): {shown}")
+        self.model = model
+        self.features = features
+
+
+class PerformanceDropError(CheckFailedError):
+    """The model's metric fell beyond the allowed drop in some period."""

@@ -73,10 +73,15 @@ def test_debug_shows_traceback(repo: Path) -> None:
 def test_demo_runs_the_loop(tmp_path: Path) -> None:
     result = cli("demo", str(tmp_path / "demo"))
     assert result.code == 0, result.err
-    assert result.out.count("  ok  ") == 32
+    assert result.out.count("  ok  ") == 37
     assert "v0.0.1 -> v0.0.2; switched in" in result.out
-    assert "v0.0.2 -> v0.0.1; switched in" in result.out
-    assert "lockstep_requests_total of v0.0.2: 101 invocations, 100 v2/infer" in result.out
+    assert "v0.0.2 -> v0.0.3; switched in" in result.out
+    assert "v0.0.3 -> v0.0.2; switched in" in result.out
+    assert "lockstep_requests_total of v0.0.2: 72 invocations, 72 v2/infer" in result.out
+    assert "logged rows: no drift" in result.out
+    assert "exit 1: drift in mean radius" in result.out
+    assert "churn@v0.0.3 (f1" in result.out and "promoted to staging" in result.out
+    assert (tmp_path / "demo" / "drift-report.html").exists()
     assert "status clean: True" in result.out
     assert "prepare up-to-date, train up-to-date, evaluate up-to-date" in result.out
     assert "train restored, evaluate restored" in result.out

@@ -99,11 +99,13 @@ def root(
 
 def _register() -> None:
     from lockstep.cli import (
+        ci,
         data,
         demo,
         deploy,
         metrics,
         model,
+        monitor,
         pipeline,
         remote,
         runs,
@@ -126,6 +128,8 @@ def _register() -> None:
     model.register_commands(app)
     serve.register(app)
     deploy.register(app)
+    ci.register(app)
+    monitor.register(app)
     demo.register(app)
 
 

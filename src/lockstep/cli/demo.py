@@ -23,8 +23,10 @@ def demo(
     the model with its scan report, provenance, ML-BOM and signature, verifies
     it and refuses a tampered copy, promotes it behind gates (one promotion
     fails, one passes), deploys staging to a local server, switches it
-    blue-green to a new version, sends requests, reads the server's metrics,
-    rolls back and prints the history.
+    blue-green to a new version, serves requests, reads the server's metrics,
+    finds no drift, replays drifted traffic, detects the drift, retrains on
+    fresh data behind the gates, deploys the new version, rolls back and prints
+    the history.
     """
     import tempfile
 
@@ -44,6 +46,7 @@ def demo(
     echo(f"Done in {steps.total():.1f} s. Look around:")
     echo(f"  cd {repo} && git log --oneline && lockstep status && lockstep runs list")
     echo("  lockstep model list && lockstep model history churn")
+    echo("  lockstep monitor drift churn --env staging; open ../drift-report.html")
     echo("  lockstep serve churn#staging   # then open http://127.0.0.1:8080/v2/models/churn")
 
 

@@ -16,15 +16,16 @@ if TYPE_CHECKING:
     from lockstep.cli.demo_loop import Steps
 
 PREPARE = '''\
-"""Load the dataset shipped with scikit-learn and split it."""
+"""Read every batch of labelled data in data/cancer/ and split it."""
+import glob
 import os
 
+import pandas as pd
 import yaml
-from sklearn.datasets import load_breast_cancer
 from sklearn.model_selection import train_test_split
 
 params = yaml.safe_load(open("params.yaml"))["prepare"]
-frame = load_breast_cancer(as_frame=True).frame
+frame = pd.concat([pd.read_csv(f) for f in sorted(glob.glob("data/cancer/*.csv"))])
 train, test = train_test_split(
     frame, test_size=params["test_size"], random_state=params["seed"], stratify=frame["target"]
 )
@@ -92,7 +93,7 @@ version: 1
 stages:
   prepare:
     cmd: python src/prepare.py
-    deps: [src/prepare.py]
+    deps: [src/prepare.py, data/cancer]
     params: [prepare.seed, prepare.test_size]
     outs: [data/prepared]
   train:
@@ -116,11 +117,35 @@ train:
 """
 
 
+REFRESH = '''\
+"""A new batch of labelled data arrives: data/cancer/2026-02.csv (for the demo: the
+cases of the first batch drawn again, larger tumours far more often)."""
+import pandas as pd
+
+first = pd.read_csv("data/cancer/2026-01.csv")
+weights = first["mean radius"].rank() ** 4
+fresh = first.sample(n=300, replace=True, weights=weights, random_state=7)
+fresh.to_csv("data/cancer/2026-02.csv", index=False)
+print(f"{len(fresh)} new labelled cases")
+'''
+
+
 def write(repo: Path, trees: int = 50) -> None:
-    """The scripts, lockstep.yaml with its stages, and params.yaml."""
-    for name, text in (("prepare", PREPARE), ("train", TRAIN), ("evaluate", EVALUATE)):
+    """The data, the scripts, lockstep.yaml with its stages, and params.yaml."""
+    from sklearn.datasets import load_breast_cancer  # type: ignore[import-untyped]
+
+    scripts = (("prepare", PREPARE), ("train", TRAIN), ("evaluate", EVALUATE), ("refresh", REFRESH))
+    for name, text in scripts:
         (repo / "src").mkdir(exist_ok=True)
         atomic_write_text(repo / "src" / f"{name}.py", text)
+    (repo / "data" / "cancer").mkdir(parents=True, exist_ok=True)
+    frame = load_breast_cancer(as_frame=True).frame
+    atomic_write_text(repo / "data" / "cancer" / "2026-01.csv", frame.to_csv(index=False))
+    project = Project.open(repo)
+    try:
+        project.add([str(repo / "data" / "cancer")])
+    finally:
+        project.close()
     atomic_write_text(repo / "lockstep.yaml", STAGES)
     set_trees(repo, trees)
 
@@ -155,7 +180,7 @@ def run_steps(steps: Steps, repo: Path) -> None:
         write(repo)
         git(repo, "add", "-A")
         git(repo, "commit", "-q", "-m", "Pipeline: prepare, train, evaluate")
-        return "3 stages in lockstep.yaml, params in params.yaml"
+        return "data/cancer tracked; 3 stages in lockstep.yaml, params in params.yaml"
 
     def first() -> str:
         actions = run(repo)

@@ -20,6 +20,9 @@ models:
     path: models/model.pkl
     schema: schemas/prepared.yaml
     target: target
+    retrain:
+      command: python src/refresh.py
+      env: staging
 environments:
   staging:
     gates: [data, scan]
@@ -46,6 +49,7 @@ def run_steps(steps: Steps, repo: Path) -> None:
     from lockstep.cli.demo_pipeline import run as run_pipeline
     from lockstep.cli.demo_pipeline import set_trees
     from lockstep.cli.demo_serving import smoke_request
+    from lockstep.config import set_value
 
     def configure() -> str:
         from lockstep.datacheck import files_under, infer_schema, load_table
@@ -56,6 +60,7 @@ def run_steps(steps: Steps, repo: Path) -> None:
         text = (repo / "lockstep.yaml").read_text()
         port = str(free_port())
         atomic_write_text(repo / "lockstep.yaml", text + REGISTRY.replace("@PORT@", port))
+        set_value(repo, ["serve", "log_flush_seconds"], 0.5, local=False)
         smoke_request(repo)
         git(repo, "add", "-A")
         git(repo, "commit", "-q", "-m", "Registry: churn, staging and production gates")

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from lockstep.pipeline.run import Listener, RunOptions, RunReport
     from lockstep.project.deploy import Deployments
     from lockstep.project.models import Models
+    from lockstep.project.monitor import Monitoring
     from lockstep.project.package import Package
     from lockstep.project.trust import Trust
     from lockstep.store.checkout import CheckoutResult
@@ -366,6 +367,11 @@ class Project:
         from lockstep.project.deploy import Deployments
 
         return Deployments(self)
+
+    def monitoring(self) -> Monitoring:
+        from lockstep.project.monitor import Monitoring
+
+        return Monitoring(self)
 
     # --- pipeline --------------------------------------------------------------------
 

@@ -283,7 +283,11 @@ def _log(project: Project | None, name: str, env: str | None) -> LogSettings:
     if project is None or project.config.serve.sample_rate == 0:
         return LogSettings()  # outside a workspace: no inference log
     settings = project.config.serve
-    return LogSettings(url=log_location(project, name, env), sample_rate=settings.sample_rate)
+    return LogSettings(
+        url=log_location(project, name, env),
+        sample_rate=settings.sample_rate,
+        flush_seconds=settings.log_flush_seconds,
+    )
 
 
 def log_location(project: Project, name: str, env: str | None) -> str:

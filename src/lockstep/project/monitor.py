@@ -1,0 +1,400 @@
+"""The monitoring side of the facade: drift of live traffic against the training data,
+performance once ground truth arrives, and the retrain loop.
+
+Defaults come from the registry and lockstep.yaml, so ``lockstep monitor drift churn
+--env production`` needs nothing else:
+
+- the version is what the environment runs (without ``--env``: the latest version);
+- the reference is the training data that version recorded (exported from the cache
+  at the digest registration saw, unless the workspace holds those very bytes), its
+  label column (``models.NAME.target``) left out;
+- the current data is the environment's inference log within the window
+  (``models.NAME.monitor.window``, 7 days by default);
+- thresholds are ``models.NAME.monitor`` (defaults, and per feature under
+  ``features:``).
+
+``retrain`` closes the loop: when drift is found (or ``--force``), it runs
+``models.NAME.retrain.command`` (which brings fresh data in), re-adds the tracked data
+it changed, runs the pipeline, commits, registers a new version and promotes it to
+``retrain.env`` (staging by default) when its gates pass. The reason ("drift in
+mean radius: PSI 0.41 > 0.2") is recorded in the version's tag and the assignment.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tempfile
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lockstep import git
+from lockstep.errors import InputError, OperationError, RegistryError
+
+if TYPE_CHECKING:
+    from lockstep.monitor.drift import DriftResult
+    from lockstep.monitor.performance import PerformanceResult
+    from lockstep.project.core import Project
+    from lockstep.project.models import Promotion
+    from lockstep.registry.tags import Version
+
+DEFAULT_WINDOW = "7d"
+_DURATION = re.compile(r"(\d+)\s*([smhdw])")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+MONITOR_KEYS = ("window", "reference")  # the rest of models.NAME.monitor are thresholds
+
+
+@dataclass(frozen=True)
+class DriftRun:
+    """A drift check: what was compared, and what was found."""
+
+    model: str
+    version: str
+    env: str | None
+    reference: str
+    current: str
+    window: str | None
+    result: DriftResult
+    report: tuple[str, ...] = ()
+
+    @property
+    def drifted(self) -> bool:
+        return bool(self.result.drifted)
+
+    @property
+    def drifted_names(self) -> list[str]:
+        """Drifted features, then reference columns the current data lacks."""
+        found = [f.name for f in self.result.features if f.drifted]
+        return found + [f"{c} (missing)" for c in self.result.missing_columns]
+
+    def reason(self) -> str:
+        found = [f for f in self.result.features if f.drifted]
+        parts = [f"{f.name}: {', '.join(f.reasons[:1])}" for f in found[:3]]
+        parts += [f"{c} missing" for c in self.result.missing_columns[:3]]
+        if not parts:
+            return "no drift"
+        hidden = len(found) + len(self.result.missing_columns) - len(parts)
+        return f"drift in {'; '.join(parts)}" + (f" and {hidden} more" if hidden > 0 else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "version": self.version,
+            "env": self.env,
+            "reference": self.reference,
+            "current": self.current,
+            "window": self.window,
+            "report": list(self.report),
+            **self.result.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class Retrained:
+    model: str
+    reason: str
+    drift: DriftRun | None
+    skipped: bool = False  # no drift and not forced: nothing was done
+    version: Version | None = None
+    promotion: Promotion | None = None
+    steps: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def promoted(self) -> bool:
+        return self.promotion is not None and self.promotion.tag is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        promotion = self.promotion
+        return {
+            "model": self.model,
+            "reason": self.reason,
+            "skipped": self.skipped,
+            "version": self.version.ref if self.version else None,
+            "env": promotion.env if promotion else None,
+            "promoted": self.promoted,
+            "tag": promotion.tag if promotion else None,
+            "failed_gates": promotion.failed if promotion else [],
+            "steps": list(self.steps),
+            "drift": self.drift.to_dict() if self.drift else None,
+        }
+
+
+class Monitoring:
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.root = project.root
+
+    # --- drift --------------------------------------------------------------------------
+
+    def drift(
+        self,
+        name: str,
+        *,
+        env: str | None = None,
+        reference: str | None = None,
+        current: str | None = None,
+        window: str | None = None,
+        report: Path | None = None,
+        executor: str = "local",
+        dask_address: str | None = None,
+    ) -> DriftRun:
+        from lockstep.monitor.drift import detect
+        from lockstep.monitor.sources import open_source
+        from lockstep.monitor.thresholds import Thresholds
+
+        version = self._version(name, env)
+        settings = self._settings(name)
+        chosen = window or settings.get("window") or (None if current else DEFAULT_WINDOW)
+        since = _since(chosen) if chosen else None
+        thresholds = Thresholds.from_mapping(
+            {k: v for k, v in settings.items() if k not in MONITOR_KEYS},
+            f"models.{name}.monitor",
+        )
+        with ExitStack() as stack:
+            ref_path, shown = self._reference(
+                version, reference or settings.get("reference"), stack
+            )
+            cur_path = current or self._log(name, env)
+            ref_source = open_source(ref_path)
+            cur_source = open_source(cur_path, since=since)
+            result = detect(
+                ref_source,
+                cur_source,
+                features=_features(version, ref_source, cur_source),
+                exclude=_target(version),
+                thresholds=thresholds,
+                executor=executor,
+                dask_address=dask_address,
+            )
+        run = DriftRun(name, str(version.version), env, shown, cur_path, chosen, result)
+        if report is None:
+            return run
+        return self._report(run, report)
+
+    def _report(self, run: DriftRun, path: Path) -> DriftRun:
+        from dataclasses import replace
+
+        from lockstep.monitor.report import write_report
+
+        meta = {
+            "model": f"{run.model} v{run.version}",
+            "environment": run.env or "(all)",
+            "reference": run.reference,
+            "current": run.current,
+            "window": run.window or "(all rows)",
+        }
+        title = f"Drift of {run.model}" + (f" in {run.env}" if run.env else "")
+        written = write_report(run.result, path, title=title, meta=meta)
+        return replace(run, report=tuple(str(p) for p in written))
+
+    # --- performance ------------------------------------------------------------------
+
+    def performance(
+        self,
+        name: str,
+        truth: str,
+        *,
+        env: str | None = None,
+        metric: str | None = None,
+        every: str = "1d",
+        window: str | None = None,
+        max_drop: float = 0.05,
+        log: str | None = None,
+    ) -> PerformanceResult:
+        from lockstep.monitor.performance import track
+
+        version = self._version(name, env)
+        chosen = metric or "accuracy"
+        registered = (version.meta.get("metrics") or {}).get(chosen)
+        baseline = float(registered) if isinstance(registered, int | float) else None
+        return track(
+            log or self._log(name, env),
+            truth,
+            metric=chosen,
+            every=every,
+            since=_since(window) if window else None,
+            baseline=baseline,
+            max_drop=max_drop,
+        )
+
+    # --- retrain ----------------------------------------------------------------------
+
+    def retrain(
+        self,
+        name: str,
+        *,
+        env: str | None = None,
+        watch: str | None = None,
+        force: bool = False,
+        say: Callable[[str], None] | None = None,
+    ) -> Retrained:
+        from lockstep.registry.spec import RetrainSpec
+
+        models = self.project.models()
+        spec = models.specs.get(name)
+        if spec is None:
+            raise RegistryError(f"model {name} is not in lockstep.yaml (models: {name}: ...)")
+        plan = spec.retrain or RetrainSpec()
+        target = env or plan.env
+        models.environment(target)
+        drift = self._watch(name, watch, target)
+        if drift is not None and not drift.drifted and not force:
+            return Retrained(name, "no drift", drift, skipped=True)
+        reason = drift.reason() if drift is not None and drift.drifted else "retrain forced"
+        steps = _Steps(say)
+        self._refresh(plan.command, reason, steps)
+        self._run(plan.stages, steps)
+        self._commit(name, reason, steps)
+        version = models.register(name, None, None, reason=reason)
+        steps.add(f"registered {version.ref}")
+        promotion = models.promote(version.ref, target, reason=reason)
+        verdict = "promoted" if promotion.tag else f"not promoted ({', '.join(promotion.failed)})"
+        steps.add(f"{verdict} to {target}")
+        return Retrained(name, reason, drift, False, version, promotion, tuple(steps.done))
+
+    def _watch(self, name: str, watch: str | None, target: str) -> DriftRun | None:
+        """Drift of the traffic of ``watch`` (default: production when it runs a version,
+        else the target environment); None when there is no traffic to judge."""
+        registry = self.project.models().registry()
+        chosen = watch
+        if chosen is None:
+            running = registry.current(name, "production")
+            chosen = "production" if running is not None and running.version else target
+        if not Path(self._log(name, chosen)).exists() and "://" not in self._log(name, chosen):
+            return None
+        return self.drift(name, env=chosen)
+
+    def _refresh(self, command: str | None, reason: str, steps: _Steps) -> None:
+        if command:
+            env = {**os.environ, "LOCKSTEP_RETRAIN_REASON": reason}
+            done = subprocess.run(
+                command, shell=True, cwd=self.root, env=env, capture_output=True, text=True,
+                check=False,
+            )  # fmt: skip
+            if done.returncode != 0:
+                tail = " | ".join((done.stderr or done.stdout).strip().splitlines()[-5:])
+                raise OperationError(
+                    f"retrain command {command!r} exited {done.returncode}: {tail}"
+                )
+            steps.add(f"ran {command}")
+        changed = [
+            p.target
+            for p, s in zip(self.project.pointers(), self.project.status(), strict=False)
+            if p.location.endswith(".lockstep") and s.state == "modified"
+        ]
+        if changed:
+            self.project.add(changed)
+            steps.add(f"re-added {', '.join(changed)}")
+
+    def _run(self, stages: tuple[str, ...], steps: _Steps) -> None:
+        if not self.project.project_file.stages:
+            return
+        report = self.project.run(list(stages))
+        if not report.ok:
+            failed = "; ".join(f"{k}: {v}" for k, v in report.failures.items())
+            raise OperationError(f"the pipeline failed while retraining: {failed}")
+        ran = [r.name for r in report.results if r.action in ("ran", "restored")]
+        steps.add(f"ran the pipeline ({', '.join(ran) or 'nothing changed'})")
+
+    def _commit(self, name: str, reason: str, steps: _Steps) -> None:
+        if not git.commit_all(self.root, f"Retrain {name}: {reason}"):
+            raise OperationError(
+                f"retraining {name} changed nothing to commit: the retrain command brought "
+                "no new data, and the pipeline made the same model"
+            )
+        steps.add("committed")
+
+    # --- helpers ----------------------------------------------------------------------
+
+    def _version(self, name: str, env: str | None) -> Version:
+        registry = self.project.models().registry()
+        return registry.resolve(f"{name}#{env}" if env else name)
+
+    def _settings(self, name: str) -> dict[str, Any]:
+        spec = self.project.models().specs.get(name)
+        return dict(spec.monitor) if spec is not None else {}
+
+    def _log(self, name: str, env: str | None) -> str:
+        from lockstep.project.serving import log_location
+
+        return log_location(self.project, name, env)
+
+    def _reference(self, version: Version, given: str | None, stack: ExitStack) -> tuple[str, str]:
+        """A path to read the reference from, and how to name it."""
+        if given:
+            return given, given
+        signature = version.meta.get("signature") or {}
+        inputs = version.meta.get("inputs") or {}
+        source = signature.get("source") if isinstance(signature, dict) else None
+        candidates = [source] if source and source != "lockstep.yaml" else []
+        candidates += [p for p in inputs if p not in candidates]
+        if not candidates:
+            raise InputError(
+                f"{version.ref} records no training data: pass --reference PATH "
+                f"(or set models.{version.model}.monitor.reference)"
+            )
+        path = str(candidates[0])
+        return self._materialize(version, path, inputs, stack), f"{path} ({version.ref})"
+
+    def _materialize(
+        self, version: Version, path: str, inputs: dict[str, Any], stack: ExitStack
+    ) -> str:
+        """The training data as registered: the workspace copy when it holds those bytes,
+        else exported from the cache."""
+        from lockstep.store.build import current_digest
+        from lockstep.store.export import export
+
+        folder = next((p for p in inputs if path == p or path.startswith(f"{p}/")), path)
+        digest = str(inputs.get(folder) or "").removeprefix("sha256:")
+        if not digest or current_digest(self.root, folder, self.project.ws.state) == digest:
+            return str(self.root / path)
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lockstep-ref-")))
+        export(self.project.ws, digest, "auto", tmp / "data")
+        inside = path[len(folder) :].lstrip("/")
+        return str(tmp / "data" / inside) if inside else str(tmp / "data")
+
+
+class _Steps:
+    def __init__(self, say: Callable[[str], None] | None) -> None:
+        self.done: list[str] = []
+        self.say = say
+
+    def add(self, step: str) -> None:
+        self.done.append(step)
+        if self.say is not None:
+            self.say(step)
+
+
+def _features(version: Version, reference: Any, current: Any) -> list[str] | None:
+    """The model's input columns when registration recorded them, else None (the
+    columns both sides share)."""
+    signature = version.meta.get("signature")
+    if not isinstance(signature, dict) or not isinstance(signature.get("inputs"), list):
+        return None
+    names = [str(c.get("name")) for c in signature["inputs"] if isinstance(c, dict)]
+    both = set(reference.schema()) & set(current.schema())
+    return [n for n in names if n in both] or None
+
+
+def _target(version: Version) -> list[str]:
+    signature = version.meta.get("signature")
+    target = signature.get("target") if isinstance(signature, dict) else None
+    return [target] if isinstance(target, str) and target else []
+
+
+def _since(window: str) -> datetime:
+    seconds = parse_duration(window)
+    return datetime.now(timezone.utc) - timedelta(seconds=seconds)
+
+
+def parse_duration(text: str) -> int:
+    """``90m``, ``24h``, ``7d``, ``2w``, ``1d12h`` as seconds; InputError otherwise."""
+    parts = _DURATION.findall(text.strip())
+    if not parts or _DURATION.sub("", text).strip():
+        raise InputError(f"window {text!r}: use a duration such as 90m, 24h, 7d or 2w")
+    return sum(int(n) * _UNITS[u] for n, u in parts)
