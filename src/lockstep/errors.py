@@ -366,5 +366,9 @@ class DriftDetectedError(CheckFailedError):
         self.features = features
 
 
+class NoDataError(InputError):
+    """There are no rows to judge (an empty inference log, or none in the window)."""
+
+
 class PerformanceDropError(CheckFailedError):
     """The model's metric fell beyond the allowed drop in some period."""

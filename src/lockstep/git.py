@@ -161,6 +161,20 @@ def head(root: Path) -> str | None:
         return None
 
 
+def has_changes(root: Path) -> bool:
+    """True when anything differs from HEAD, untracked files included."""
+    return bool(_run(root, "status", "--porcelain").strip())
+
+
+def push_head(root: Path, remote: str) -> str:
+    """Push the current branch to ``remote``; its name."""
+    branch = _run(root, "rev-parse", "--abbrev-ref", "HEAD").decode().strip()
+    if branch == "HEAD":
+        raise GitError("push", "HEAD is not on a branch: check out a branch to push")
+    _run(root, "push", "-q", remote, f"HEAD:refs/heads/{branch}")
+    return branch
+
+
 def commit_all(root: Path, message: str) -> bool:
     """Stage every change (as ``git add -A``) and commit it; False when nothing changed."""
     _run(root, "add", "-A")

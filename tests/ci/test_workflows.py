@@ -143,6 +143,8 @@ def test_github_jobs_run_lockstep_commands(team: Path) -> None:
         "lockstep check team/fraud --env staging",
     ]
     assert any("gh pr comment" in line and "--body-file report.md" in line for line in lines)
+    checkout = pr["jobs"]["lockstep"]["steps"][0]  # type: ignore[index]
+    assert checkout["with"]["persist-credentials"] is False  # the PR's code runs here
     env = pr["jobs"]["lockstep"]["env"]  # type: ignore[index]
     assert env["AWS_ACCESS_KEY_ID"] == "${{ secrets.AWS_ACCESS_KEY_ID }}"
     # code from a pull request never sees the signing key or the serving token
@@ -188,7 +190,7 @@ def test_monitoring_retrains_only_on_drift(team: Path) -> None:
         "else",
         "  code=$?",
         '  if [ "$code" -ne 1 ]; then exit "$code"; fi',
-        "  lockstep monitor retrain churn --env staging",
+        "  lockstep monitor retrain churn --force --push --watch production",
         "fi",
     ]
 

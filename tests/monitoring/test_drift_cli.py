@@ -65,7 +65,8 @@ def test_explicit_sources_and_per_feature_thresholds(serving: Path) -> None:  # 
     assert found["reference"] == "data/train.csv" and found["window"] is None
     body = yaml.safe_load((serving / "lockstep.yaml").read_text())
     loose = {"ks": 0.9, "psi": 9.0, "wasserstein": 9.0}
-    body["models"]["churn"]["monitor"] = {"features": {"x0": loose}}
+    # the configured window is for the inference log, not for a file given with --current
+    body["models"]["churn"]["monitor"] = {"window": "24h", "features": {"x0": loose}}
     (serving / "lockstep.yaml").write_text(yaml.safe_dump(body))
     code, found, _ = drift("--reference", "data/train.csv", "--current", str(current))
     assert code == 0 and found["drifted_features"] == []
@@ -84,3 +85,39 @@ def test_nothing_logged_is_a_clear_error(serving: Path) -> None:  # noqa: F811
     result = cli("monitor", "drift", "churn", "--env", "staging")
     assert result.code == 2
     assert "monitor/churn/staging" in result.err and "Traceback" not in result.err
+
+
+def test_the_reference_is_the_data_as_registered(serving: Path) -> None:  # noqa: F811
+    """New training data committed since registration does not move the reference."""
+    import numpy as np
+    import pandas as pd
+
+    from tests.conftest import git
+    from tests.deploy.conftest import FEATURES
+
+    write_log(serving)
+    frame = pd.DataFrame(np.random.default_rng(5).normal(size=(200, 20)), columns=FEATURES)
+    frame["x0"] += 2.0
+    frame["y"] = 0
+    (serving / "data" / "train.csv").unlink()
+    frame.to_csv(serving / "data" / "train.csv", index=False)
+    assert cli("add", "data").code == 0
+    git(serving, "commit", "-qam", "New training data")
+    code, found, err = drift("--env", "staging")
+    assert code == 0, err
+    assert found["drifted"] is False
+
+
+def test_model_inputs_missing_from_the_traffic_are_drift(serving: Path, tmp_path: Path) -> None:  # noqa: F811
+    import pandas as pd
+
+    log = write_log(serving)
+    pd.read_parquet(log).drop(columns=["x5"]).to_parquet(log)
+    code, found, err = drift("--env", "staging")
+    assert code == 1 and found["missing_columns"] == ["x5"]
+    assert "x5 (missing)" in err
+
+
+def test_an_unknown_environment_is_bad_input(serving: Path) -> None:  # noqa: F811
+    result = cli("monitor", "drift", "churn", "--env", "nope")
+    assert result.code == 2 and "no environment named 'nope'" in result.err

@@ -83,6 +83,7 @@ def test_failed_gates_register_but_do_not_promote(loop: Path) -> None:
     body = yaml.safe_load((loop / "lockstep.yaml").read_text())
     body["environments"]["staging"] = {"gates": [{"approval": {"count": 1}}]}
     (loop / "lockstep.yaml").write_text(yaml.safe_dump(body))
+    git(loop, "commit", "-qam", "Staging needs an approval")
     code, found, err = retrain("--force")
     assert code == 1
     assert found["version"] == "churn@v0.0.2" and found["promoted"] is False
@@ -119,3 +120,33 @@ def test_forced_retrain_runs_the_pipeline(reg: Path) -> None:  # noqa: F811
     assert found["reason"] == "retrain forced" and found["promoted"] is True
     assert found["steps"][1] == "ran the pipeline (train, evaluate)"
     assert found["version"] == "churn@v0.0.2"
+
+
+def test_no_traffic_is_no_retrain_unless_forced(loop: Path) -> None:
+    code, found, err = retrain()
+    assert code == 0, err
+    assert found["skipped"] is True and found["reason"] == "no traffic to judge"
+    bad = cli("monitor", "retrain", "churn", "--watch", "stagign")
+    assert bad.code == 2 and "stagign" in bad.err
+
+
+def test_uncommitted_changes_are_never_swept_into_the_retrain(loop: Path) -> None:
+    write_log(loop, shift=1.0)
+    (loop / ".env.local").write_text("secret=x\n")
+    code, _, err = retrain()
+    assert code == 2 and "uncommitted changes" in err
+    assert "Retrain" not in git(loop, "log", "--oneline")
+
+
+def test_push_sends_the_commit_and_the_tags(loop: Path, tmp_path: Path) -> None:
+    bare = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(loop, "remote", "add", "origin", str(bare))
+    git(loop, "push", "-q", "origin", "main", "--tags")
+    write_log(loop, shift=1.0)
+    code, found, err = retrain("--push")
+    assert code == 0, err
+    assert found["steps"][-1].startswith("pushed") and "main" in found["steps"][-1]
+    assert git(bare, "log", "-1", "--format=%s", "main").startswith("Retrain churn: drift in x0")
+    tags = git(bare, "tag").split()
+    assert "churn@v0.0.2" in tags and "churn#staging#2" in tags

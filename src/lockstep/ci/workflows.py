@@ -11,7 +11,7 @@ default branch       ``pull``, ``model register --push``, ``push`` (when ``locks
 tag ``NAME#ENV#N``   ``pull``, ``deploy NAME --env ENV``: promotion makes the tag, the tag
                      deploys
 schedule             ``pull``, ``monitor drift NAME --env production``; on exit code 1
-                     ``monitor retrain NAME --env staging``; ``push``
+                     ``monitor retrain NAME --force --push --watch ENV``; ``push``
 ===================  =====================================================================
 
 GitHub gets one workflow file per moment (each with its own trigger, permissions and
@@ -244,11 +244,10 @@ def _deploy(model: str, env: str) -> str:
 def _drift_script(model: str, s: Settings) -> str:
     """``monitor drift``; exit code 1 (drift) starts ``monitor retrain``, other codes fail."""
     drift = f"lockstep monitor drift {_q(model)}"
-    retrain = f"lockstep monitor retrain {_q(model)}"
+    retrain = f"lockstep monitor retrain {_q(model)} --force --push"  # drift was just found
     if s.monitor_env:
         drift += f" --env {_q(s.monitor_env)}"
-    if s.retrain_env:
-        retrain += f" --env {_q(s.retrain_env)}"
+        retrain += f" --watch {_q(s.monitor_env)}"
     return (
         f"if {drift}; then\n"
         f'  echo "{model}: no drift"\n'
@@ -364,12 +363,17 @@ def _gh_env(names: Iterable[str], extra: Mapping[str, str] | None = None) -> dic
     return {**env, **(extra or {})}
 
 
-def _gh_setup(s: Settings) -> list[dict[str, Any]]:
+def _gh_setup(s: Settings, *, keep_token: bool = True) -> list[dict[str, Any]]:
+    """Checkout, Python, lockstep. ``keep_token=False`` for jobs that run the pull
+    request's code: the job's token must not stay readable in .git/config."""
+    checkout: dict[str, Any] = {"fetch-depth": 0}
+    if not keep_token:
+        checkout["persist-credentials"] = False
     return [
         {
             "name": "Check out the whole history and every tag (the registry lives in tags)",
             "uses": "actions/checkout@v4",
-            "with": {"fetch-depth": 0},
+            "with": checkout,
         },
         {
             "name": "Set up Python",
@@ -394,7 +398,7 @@ def _gh_signing(s: Settings) -> dict[str, Any]:
 
 def _gh_pr(s: Settings) -> dict[str, Any]:
     steps = [
-        *_gh_setup(s),
+        *_gh_setup(s, keep_token=False),
         _run("Pull the data and the pipeline's outputs", "lockstep pull"),
         _run("Run the pipeline (only the stages whose inputs changed)", "lockstep run"),
         *(

@@ -175,6 +175,12 @@ def retrain(
         "version, else --env).",
     ),
     force: bool = typer.Option(False, "--force", help="Retrain even without drift."),
+    push: bool = typer.Option(
+        False,
+        "--push",
+        help="Push the retrain commit (the current branch) and the new registry tags to "
+        "[registry] remote, as a scheduled CI job must.",
+    ),
     json_output: bool = JSON_OPTION,
 ) -> None:
     """When drift is found (or --force): refresh the data, run the pipeline, register
@@ -189,11 +195,13 @@ def retrain(
     from lockstep.project.monitor import Monitoring
 
     say = None if json_output else (lambda step: echo(f"  {step}"))
-    done = Monitoring(open_project()).retrain(name, env=env, watch=watch, force=force, say=say)
+    done = Monitoring(open_project()).retrain(
+        name, env=env, watch=watch, force=force, push=push, say=say
+    )
     if json_output:
         emit_json(done.to_dict())
     elif done.skipped:
-        echo(f"{name}: no drift; nothing to retrain (--force retrains anyway)")
+        echo(f"{name}: {done.reason}; nothing to retrain (--force retrains anyway)")
     else:
         echo(f"{name}: {done.reason}")
     if not done.skipped and not done.promoted:

@@ -42,7 +42,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from lockstep.errors import InputError
+from lockstep.errors import InputError, NoDataError
 from lockstep.monitor.sources import CATEGORICAL, NUMERIC, TableSource
 from lockstep.monitor.stats import (
     CategoricalStats,
@@ -182,7 +182,7 @@ def detect(
     limits = thresholds or Thresholds()
     for source in (reference, current):
         if source.rows == 0:
-            raise InputError(f"{source.describe()} has no rows to compare")
+            raise NoDataError(f"{source.describe()} has no rows to compare")
     plan = make_plan(reference, current, features, exclude)
     if executor == "dask":
         from lockstep.monitor.distributed import compare_on_dask
@@ -210,11 +210,11 @@ def make_plan(
     ref, cur = reference.schema(), current.schema()
     left_out = set(exclude)
     if features is not None:
-        names = [n for n in dict.fromkeys(features) if n not in left_out]
-        for name in names:
+        chosen = [n for n in dict.fromkeys(features) if n not in left_out]
+        for name in chosen:
             _require(name, ref, "reference", reference)
-            _require(name, cur, "current", current)
-        missing: list[str] = []
+        names = [n for n in chosen if n in cur]
+        missing = [n for n in chosen if n not in cur]
     else:
         wanted = [n for n in ref if n not in left_out and not is_own_column(n)]
         names = [n for n in wanted if n in cur]

@@ -245,7 +245,9 @@ def list_files(
         if not filesystem.isdir(root):
             raise PathError(location, "does not exist")
         found = sorted(filesystem.find(root))
-    except OSError as exc:
+    except PathError:
+        raise
+    except Exception as exc:  # each fsspec backend raises its own (botocore: no credentials)
         raise PathError(location, f"cannot be listed: {first_line(exc)}") from exc
     files = [(f"{location.rstrip('/')}/{rel}", path) for rel, path in _visible(root, found)]
     if not files:

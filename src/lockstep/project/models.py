@@ -176,6 +176,12 @@ class Models:
         if env is not None and env not in self.environments and env not in used:
             self._env(env)
 
+    def push_remote(self) -> str:
+        """The Git remote registry tags go to, checked (and its tags fetched)."""
+        remote = self._remote(True)
+        assert remote is not None
+        return remote
+
     def environment(self, name: str) -> EnvironmentSpec:
         """The environment ``name`` of lockstep.yaml; an error naming the known ones."""
         return self._env(name)

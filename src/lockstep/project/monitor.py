@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lockstep import git
-from lockstep.errors import InputError, OperationError, RegistryError
+from lockstep.errors import InputError, LockstepError, NoDataError, OperationError, RegistryError
 
 if TYPE_CHECKING:
     from lockstep.monitor.drift import DriftResult
@@ -147,9 +147,11 @@ class Monitoring:
         from lockstep.monitor.sources import open_source
         from lockstep.monitor.thresholds import Thresholds
 
+        if report is not None and report.suffix.lower() not in (".html", ".htm", ".md"):
+            raise InputError(f"report {report}: use a .html or .md file name")
         version = self._version(name, env)
         settings = self._settings(name)
-        chosen = window or settings.get("window") or (None if current else DEFAULT_WINDOW)
+        chosen = window or (None if current else settings.get("window") or DEFAULT_WINDOW)
         since = _since(chosen) if chosen else None
         thresholds = Thresholds.from_mapping(
             {k: v for k, v in settings.items() if k not in MONITOR_KEYS},
@@ -210,8 +212,7 @@ class Monitoring:
 
         version = self._version(name, env)
         chosen = metric or "accuracy"
-        registered = (version.meta.get("metrics") or {}).get(chosen)
-        baseline = float(registered) if isinstance(registered, int | float) else None
+        baseline = _registered_metric(version, chosen)
         return track(
             log or self._log(name, env),
             truth,
@@ -231,6 +232,7 @@ class Monitoring:
         env: str | None = None,
         watch: str | None = None,
         force: bool = False,
+        push: bool = False,
         say: Callable[[str], None] | None = None,
     ) -> Retrained:
         from lockstep.registry.spec import RetrainSpec
@@ -241,33 +243,77 @@ class Monitoring:
             raise RegistryError(f"model {name} is not in lockstep.yaml (models: {name}: ...)")
         plan = spec.retrain or RetrainSpec()
         target = env or plan.env
-        models.environment(target)
-        drift = self._watch(name, watch, target)
-        if drift is not None and not drift.drifted and not force:
-            return Retrained(name, "no drift", drift, skipped=True)
+        self._preflight(plan.stages, target, watch, push)
+        drift = self._watch(name, watch, target, force)
+        if not force and (drift is None or not drift.drifted):
+            reason = "no traffic to judge" if drift is None else "no drift"
+            return Retrained(name, reason, drift, skipped=True)
         reason = drift.reason() if drift is not None and drift.drifted else "retrain forced"
         steps = _Steps(say)
         self._refresh(plan.command, reason, steps)
         self._run(plan.stages, steps)
         self._commit(name, reason, steps)
-        version = models.register(name, None, None, reason=reason)
+        version = models.register(name, None, None, reason=reason, push=push or None)
         steps.add(f"registered {version.ref}")
-        promotion = models.promote(version.ref, target, reason=reason)
+        promotion = models.promote(version.ref, target, reason=reason, push=push or None)
         verdict = "promoted" if promotion.tag else f"not promoted ({', '.join(promotion.failed)})"
         steps.add(f"{verdict} to {target}")
+        if push:
+            steps.add(self._push_branch())
         return Retrained(name, reason, drift, False, version, promotion, tuple(steps.done))
 
-    def _watch(self, name: str, watch: str | None, target: str) -> DriftRun | None:
+    def _preflight(
+        self, stages: tuple[str, ...], target: str, watch: str | None, push: bool
+    ) -> None:
+        """Refuse what would fail halfway: a dirty work tree (retrain commits), an
+        unknown stage or environment, nowhere to push."""
+        models = self.project.models()
+        models.environment(target)
+        if watch is not None:
+            models.environment(watch)
+        if stages:
+            known = self.project.pipeline().stages
+            unknown = [s for s in stages if s not in known]
+            if unknown:
+                raise InputError(
+                    f"models.*.retrain.stages: no stage named {', '.join(unknown)} "
+                    f"(stages: {', '.join(known) or 'none'})"
+                )
+        if git.has_changes(self.root):
+            raise InputError(
+                "the work tree has uncommitted changes: commit or stash them first "
+                "(retrain commits what it changes)"
+            )
+        if push:
+            models.push_remote()
+
+    def _push_branch(self) -> str:
+        """The new data to the default remote (when there is one), then the commit."""
+        if self.project.config.remote:
+            self.project.push(None)
+        remote = self.project.config.registry.remote
+        branch = git.push_head(self.root, remote)
+        return f"pushed the data, {branch} and the new tags to {remote}"
+
+    def _watch(self, name: str, watch: str | None, target: str, force: bool) -> DriftRun | None:
         """Drift of the traffic of ``watch`` (default: production when it runs a version,
-        else the target environment); None when there is no traffic to judge."""
+        else the target environment); None when there is no traffic to judge (or, with
+        ``force``, when it cannot be judged)."""
         registry = self.project.models().registry()
         chosen = watch
         if chosen is None:
             running = registry.current(name, "production")
             chosen = "production" if running is not None and running.version else target
-        if not Path(self._log(name, chosen)).exists() and "://" not in self._log(name, chosen):
+        try:
+            return self.drift(name, env=chosen)
+        except NoDataError:
             return None
-        return self.drift(name, env=chosen)
+        except LockstepError:
+            if force:
+                return None
+            if not _has_tables(self._log(name, chosen)):
+                return None
+            raise
 
     def _refresh(self, command: str | None, reason: str, steps: _Steps) -> None:
         if command:
@@ -312,7 +358,9 @@ class Monitoring:
     # --- helpers ----------------------------------------------------------------------
 
     def _version(self, name: str, env: str | None) -> Version:
-        registry = self.project.models().registry()
+        models = self.project.models()
+        registry = models.registry()
+        models.known(registry, name, env)  # an environment nobody declared or used
         return registry.resolve(f"{name}#{env}" if env else name)
 
     def _settings(self, name: str) -> dict[str, Any]:
@@ -325,38 +373,51 @@ class Monitoring:
         return log_location(self.project, name, env)
 
     def _reference(self, version: Version, given: str | None, stack: ExitStack) -> tuple[str, str]:
-        """A path to read the reference from, and how to name it."""
+        """A path to read the reference from, and how to name it: the training data the
+        version recorded (``models.NAME.data``, else what its stage read), as it was."""
         if given:
             return given, given
-        signature = version.meta.get("signature") or {}
+        spec = self.project.models().specs.get(version.model)
         inputs = version.meta.get("inputs") or {}
-        source = signature.get("source") if isinstance(signature, dict) else None
-        candidates = [source] if source and source != "lockstep.yaml" else []
-        candidates += [p for p in inputs if p not in candidates]
-        if not candidates:
+        paths = list(spec.data) if spec is not None and spec.data else list(inputs)
+        if not paths:
             raise InputError(
                 f"{version.ref} records no training data: pass --reference PATH "
-                f"(or set models.{version.model}.monitor.reference)"
+                f"(or set models.{version.model}.data or models.{version.model}.monitor.reference)"
             )
-        path = str(candidates[0])
+        path = str(paths[0])
         return self._materialize(version, path, inputs, stack), f"{path} ({version.ref})"
 
     def _materialize(
         self, version: Version, path: str, inputs: dict[str, Any], stack: ExitStack
     ) -> str:
         """The training data as registered: the workspace copy when it holds those bytes,
-        else exported from the cache."""
+        else exported from the cache at the digest the version's commit recorded."""
         from lockstep.store.build import current_digest
         from lockstep.store.export import export
 
-        folder = next((p for p in inputs if path == p or path.startswith(f"{p}/")), path)
-        digest = str(inputs.get(folder) or "").removeprefix("sha256:")
-        if not digest or current_digest(self.root, folder, self.project.ws.state) == digest:
+        digest = str(inputs.get(path) or "").removeprefix("sha256:") or self._digest_at(
+            version.commit, path
+        )
+        if not digest or current_digest(self.root, path, self.project.ws.state) == digest:
             return str(self.root / path)
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lockstep-ref-")))
-        export(self.project.ws, digest, "auto", tmp / "data")
-        inside = path[len(folder) :].lstrip("/")
-        return str(tmp / "data" / inside) if inside else str(tmp / "data")
+        copy = tmp / Path(path).name  # keeps the suffix that tells CSV from Parquet
+        export(self.project.ws, digest, "auto", copy)
+        return str(copy)
+
+    def _digest_at(self, commit: str, path: str) -> str:
+        """The digest ``path`` had at ``commit``: its pointer's (or lock entry's), or
+        its entry's in the tree of the tracked folder holding it."""
+        for pointer in self.project.pointers_at(commit):
+            if pointer.target == path:
+                return pointer.digest
+            if path.startswith(f"{pointer.target}/"):
+                tree = self.project.ws.tree(pointer.digest)
+                entry = tree.by_path().get(path[len(pointer.target) + 1 :]) if tree else None
+                # a folder inside a tracked folder has no digest of its own to pin
+                return entry.digest if entry is not None else ""
+        return ""
 
 
 class _Steps:
@@ -377,8 +438,28 @@ def _features(version: Version, reference: Any, current: Any) -> list[str] | Non
     if not isinstance(signature, dict) or not isinstance(signature.get("inputs"), list):
         return None
     names = [str(c.get("name")) for c in signature["inputs"] if isinstance(c, dict)]
-    both = set(reference.schema()) & set(current.schema())
-    return [n for n in names if n in both] or None
+    known = set(reference.schema())
+    return [n for n in names if n in known] or None
+
+
+def _registered_metric(version: Version, metric: str) -> float | None:
+    """The metric registration recorded: by its name, or the one ``*.NAME`` key."""
+    metrics = version.meta.get("metrics") or {}
+    if not isinstance(metrics, dict):
+        return None
+    found = metrics.get(metric)
+    if found is None:
+        ends = [v for k, v in metrics.items() if str(k).endswith(f".{metric}")]
+        found = ends[0] if len(ends) == 1 else None
+    return float(found) if isinstance(found, int | float) else None
+
+
+def _has_tables(location: str) -> bool:
+    """Whether a local inference log folder holds any file yet (remote: assume so)."""
+    if "://" in location:
+        return True
+    folder = Path(location)
+    return folder.is_dir() and any(p.suffix == ".parquet" for p in folder.rglob("*"))
 
 
 def _target(version: Version) -> list[str]:
@@ -389,12 +470,15 @@ def _target(version: Version) -> list[str]:
 
 def _since(window: str) -> datetime:
     seconds = parse_duration(window)
-    return datetime.now(timezone.utc) - timedelta(seconds=seconds)
+    try:
+        return datetime.now(timezone.utc) - timedelta(seconds=seconds)
+    except (OverflowError, ValueError):
+        raise InputError(f"window {window!r} reaches before the year 1") from None
 
 
 def parse_duration(text: str) -> int:
     """``90m``, ``24h``, ``7d``, ``2w``, ``1d12h`` as seconds; InputError otherwise."""
     parts = _DURATION.findall(text.strip())
-    if not parts or _DURATION.sub("", text).strip():
+    if not text.strip() or not parts or _DURATION.sub("", text).strip():
         raise InputError(f"window {text!r}: use a duration such as 90m, 24h, 7d or 2w")
     return sum(int(n) * _UNITS[u] for n, u in parts)

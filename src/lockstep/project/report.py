@@ -134,6 +134,9 @@ def workflow_settings(
     read, as ``ci init`` settings."""
     models = project.models()
     schemes = [remote.url.split("://", 1)[0] for remote in project.config.remote.values()]
+    log_url = project.config.serve.log_url  # the scheduled job reads the inference log
+    if log_url and "://" in log_url:
+        schemes.append(log_url.split("://", 1)[0])
     return workflows.settings(
         list(models.specs),
         {name: env.target for name, env in models.environments.items()},

@@ -126,7 +126,7 @@ def parse_models(section: Mapping[str, Any]) -> dict[str, ModelSpec]:
             data=_paths(body.get("data"), f"{where}.data"),
             inputs=_inputs(body.get("inputs"), f"{where}.inputs"),
             target=_name(body.get("target"), f"{where}.target"),
-            monitor=_mapping(body.get("monitor"), f"{where}.monitor"),
+            monitor=_monitor(body.get("monitor"), f"{where}.monitor"),
             retrain=_retrain(body.get("retrain"), f"{where}.retrain"),
         )
     return models
@@ -151,6 +151,21 @@ def _mapping(value: object, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ConfigError(FILE, where, "must be a mapping")
     return value
+
+
+DURATION = re.compile(r"\s*(\d+\s*[smhdw]\s*)+")
+
+
+def _monitor(value: object, where: str) -> dict[str, Any]:
+    """``window`` and ``reference`` are checked here; the thresholds by the monitor layer."""
+    body = _mapping(value, where)
+    window = body.get("window")
+    if window is not None and not (isinstance(window, str) and DURATION.fullmatch(window)):
+        raise ConfigError(FILE, f"{where}.window", "must be a duration such as 24h, 7d or 2w")
+    reference = body.get("reference")
+    if reference is not None and (not isinstance(reference, str) or not reference):
+        raise ConfigError(FILE, f"{where}.reference", "must be a path or URL (a string)")
+    return body
 
 
 def _retrain(value: object, where: str) -> RetrainSpec | None:
