@@ -167,3 +167,24 @@ def test_a_taken_port_is_refused(staging: tuple[Path, int]) -> None:
         result = cli("deploy", "churn", "--env", "staging")
     assert result.code == 1
     assert f"port {port}" in result.err and "environments.staging.port" in result.err
+
+
+def test_an_unsigned_version_is_never_deployed_once_a_key_is_trusted(
+    staging: tuple[Path, int],
+) -> None:
+    from tests.conftest import commit_keys
+
+    root, port = staging
+    assert cli("keygen", "--name", "alice").code == 0
+    commit_keys(root)
+    assert cli("model", "promote", "churn@v0.0.1", "--to", "staging").code == 0
+    refused = deploy()
+    assert refused["code"] == 1 and not refused["passed"]
+    [ready] = refused["checks"]
+    assert ready["check"] == "ready" and "signature" in ready["detail"]
+    with pytest.raises(httpx.HTTPError):
+        predict(port)
+    assert cli("sign", "churn@v0.0.1").code == 0
+    signed = deploy()
+    assert signed["code"] == 0, signed["err"]
+    assert served_version(port) == "0.0.1"
