@@ -150,3 +150,29 @@ def test_push_sends_the_commit_and_the_tags(loop: Path, tmp_path: Path) -> None:
     assert git(bare, "log", "-1", "--format=%s", "main").startswith("Retrain churn: drift in x0")
     tags = git(bare, "tag").split()
     assert "churn@v0.0.2" in tags and "churn#staging#2" in tags
+
+
+def test_a_failed_pipeline_says_what_changed_and_how_to_undo(reg: Path) -> None:  # noqa: F811
+    from tests.registry.conftest import CONFIG, TRAIN, write_config
+
+    assert cli("model", "register", "churn").code == 0
+    (reg / "bump.py").write_text(
+        "import yaml\n"
+        "p = yaml.safe_load(open('params.yaml'))\n"
+        "p['train']['w'] = 2.0\n"
+        "yaml.safe_dump(p, open('params.yaml', 'w'))\n"
+    )
+    (reg / "train.py").write_text(TRAIN + "assert p['train']['w'] != 2.0, 'w=2 diverges'\n")
+    churn = {**CONFIG["models"]["churn"], "retrain": {"command": "python bump.py"}}
+    write_config(reg, models={"churn": churn})
+    git(reg, "add", "-A")
+    git(reg, "commit", "-qm", "A refresh the pipeline cannot take")
+    code, _, err = retrain("--force")
+    assert code == 1
+    assert (
+        "ran python bump.py" in err
+        and "to undo: git checkout -- . && lockstep checkout --force" in err
+    )
+    git(reg, "checkout", "--", ".")
+    assert cli("checkout", "--force").code == 0
+    assert git(reg, "status", "--porcelain").strip() == ""

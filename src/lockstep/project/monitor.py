@@ -250,8 +250,13 @@ class Monitoring:
             return Retrained(name, reason, drift, skipped=True)
         reason = drift.reason() if drift is not None and drift.drifted else "retrain forced"
         steps = _Steps(say)
-        self._refresh(plan.command, reason, steps)
-        self._run(plan.stages, steps)
+        try:
+            self._refresh(plan.command, reason, steps)
+            self._run(plan.stages, steps)
+        except LockstepError as exc:
+            if not steps.done:
+                raise
+            raise _halfway(exc, steps, "git checkout -- . && lockstep checkout --force") from exc
         self._commit(name, reason, steps)
         version = models.register(name, None, None, reason=reason, push=push or None)
         steps.add(f"registered {version.ref}")
@@ -440,6 +445,13 @@ def _features(version: Version, reference: Any, current: Any) -> list[str] | Non
     names = [str(c.get("name")) for c in signature["inputs"] if isinstance(c, dict)]
     known = set(reference.schema())
     return [n for n in names if n in known] or None
+
+
+def _halfway(exc: LockstepError, steps: _Steps, undo: str) -> OperationError:
+    """The error of a retrain that stopped after changing the work tree: what it did,
+    and how to put the work tree back."""
+    done = "; ".join(steps.done)
+    return OperationError(f"{exc} (retrain had {done}; to undo: {undo})")
 
 
 def _registered_metric(version: Version, metric: str) -> float | None:
