@@ -13,7 +13,7 @@ import contextlib
 import hashlib
 import os
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -213,18 +213,33 @@ class _Runner:
         sizes: dict[str, int],
         label: str,
     ) -> None:
+        """Each round's objects are published (a sync, then renames) on a thread of its
+        own while the next round's are written: a publish takes every object staged so
+        far, each fully written before it was staged, so none is revealed early."""
         if not digests:
             return
         self.progress.start(label, len(digests), unit="objects")
-        for round_ in _group(digests, sizes, ROUND_OBJECTS, ROUND_BYTES):
-            done = self._round(work, _group(round_, sizes, BATCH_OBJECTS, BATCH_BYTES))
-            try:
-                publish()
-            except LockstepError as exc:
-                self.result.failed.update(dict.fromkeys(done, exc))
-                break
-            self.result.transferred.update(done)
+        with ThreadPoolExecutor(max_workers=1) as publisher:
+            pending: tuple[Future[None], list[str]] | None = None
+            for round_ in _group(digests, sizes, ROUND_OBJECTS, ROUND_BYTES):
+                done = self._round(work, _group(round_, sizes, BATCH_OBJECTS, BATCH_BYTES))
+                if pending is not None and not self._settle(*pending):
+                    break
+                pending = (publisher.submit(publish), done)
+            else:
+                if pending is not None:
+                    self._settle(*pending)
         self.progress.finish()
+
+    def _settle(self, published: Future[None], done: list[str]) -> bool:
+        """Wait for a round's publish; False when it failed."""
+        try:
+            published.result()
+        except LockstepError as exc:
+            self.result.failed.update(dict.fromkeys(done, exc))
+            return False
+        self.result.transferred.update(done)
+        return True
 
     def _round(
         self, work: Callable[[list[str]], dict[str, LockstepError]], batches: list[list[str]]
