@@ -156,3 +156,34 @@ def test_fetch_publishes_a_verified_download_left_by_an_interrupted_run(
     obj = partial.with_name(hexd)
     assert hashlib.sha256(obj.read_bytes()).hexdigest() == hexd
     assert not partial.exists()
+
+
+def test_many_rounds_publish_every_object_once(
+    ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rounds of 3 objects in batches of 1: each round is published while the next is
+    written; every object ends under its name, whole, and no temp file is left."""
+    from lockstep.store import transfer
+
+    monkeypatch.setattr(transfer, "ROUND_OBJECTS", 3)
+    monkeypatch.setattr(transfer, "BATCH_OBJECTS", 1)
+    remote = tmp_path / "remote"
+    (ws / "data").mkdir()
+    for i in range(40):
+        (ws / "data" / f"{i}.txt").write_text(f"file {i}\n" * (i + 1))
+    assert cli("remote", "add", "origin", f"file://{remote}").code == 0
+    assert cli("add", "data").code == 0
+    result = cli("push", "--json")
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["transferred"] == 41
+    stored = list((remote / "blobs" / "sha256").glob("*/*"))
+    assert len(stored) == 41
+    assert all(hashlib.sha256(p.read_bytes()).hexdigest() == p.name for p in stored)
+    assert not [p for p in remote.rglob("*") if p.name.startswith(".")]
+    git(ws, "add", "-A")
+    git(ws, "commit", "-q", "-m", "data")
+    other = clone(ws, tmp_path, monkeypatch)
+    assert cli("pull").code == 0
+    assert all(
+        (other / "data" / f"{i}.txt").read_text() == f"file {i}\n" * (i + 1) for i in range(40)
+    )
