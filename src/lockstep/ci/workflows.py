@@ -460,26 +460,10 @@ def _gh_checks(s: Settings) -> list[dict[str, Any]]:
 
 
 def _gh_register(s: Settings) -> dict[str, Any]:
-    steps = [
-        *_gh_setup(s),
-        _gh_signing(s),
-        _run("Pull the data and the pipeline's outputs", "lockstep pull"),
-        *(_run(f"Register {m} and push its tag", _register(m, push=True)) for m in s.models),
-        _run("Push the new attestations' objects to the remote", "lockstep push"),
-    ]
-    job = {
-        "name": "register",
-        "runs-on": "ubuntu-latest",
-        "env": _gh_env((*s.secrets, SIGNING_SECRET), GH_IDENTITY),
-        "steps": steps,
-    }
-    return {
-        "name": "lockstep: register",
-        "on": {"push": {"branches": [s.branch], "paths": ["lockstep.lock", "**.lockstep"]}},
-        "permissions": {"contents": "write"},
-        "concurrency": {"group": "lockstep-registry", "cancel-in-progress": False},
-        "jobs": {"register": job},
-    }
+    trigger = {"push": {"branches": [s.branch], "paths": ["lockstep.lock", "**.lockstep"]}}
+    body = [_run(f"Register {m} and push its tag", _register(m, push=True)) for m in s.models]
+    push = _run("Push the new attestations' objects to the remote", "lockstep push")
+    return _gh_registry_workflow(s, "register", "register", trigger, [*body, push])
 
 
 def _gh_deploy(s: Settings) -> dict[str, Any]:
@@ -535,25 +519,34 @@ def _gh_deploy_job(s: Settings, model: str, env: str, target: str) -> dict[str, 
 
 
 def _gh_monitor(s: Settings) -> dict[str, Any]:
-    steps = [
-        *_gh_setup(s),
-        _gh_signing(s),
-        _run("Pull the data and the pipeline's outputs", "lockstep pull"),
-        *(_run(_drift_title(m, s), _drift_script(m, s)) for m in s.models),
-        _run("Push what retraining made", "lockstep push"),
-    ]
+    trigger = {"schedule": [{"cron": s.schedule}], "workflow_dispatch": {}}
+    body = [_run(_drift_title(m, s), _drift_script(m, s)) for m in s.models]
+    push = _run("Push what retraining made", "lockstep push")
+    return _gh_registry_workflow(s, "monitor", "drift, then retrain", trigger, [*body, push])
+
+
+def _gh_registry_workflow(
+    s: Settings, job_id: str, title: str, trigger: dict[str, Any], body: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """A workflow whose one job writes to the registry: it may sign, it pulls, runs
+    ``body``, and shares one concurrency group with every other registry writer."""
     job = {
-        "name": "drift, then retrain",
+        "name": title,
         "runs-on": "ubuntu-latest",
         "env": _gh_env((*s.secrets, SIGNING_SECRET), GH_IDENTITY),
-        "steps": steps,
+        "steps": [
+            *_gh_setup(s),
+            _gh_signing(s),
+            _run("Pull the data and the pipeline's outputs", "lockstep pull"),
+            *body,
+        ],
     }
     return {
-        "name": "lockstep: monitor",
-        "on": {"schedule": [{"cron": s.schedule}], "workflow_dispatch": {}},
+        "name": f"lockstep: {job_id}",
+        "on": trigger,
         "permissions": {"contents": "write"},
         "concurrency": {"group": "lockstep-registry", "cancel-in-progress": False},
-        "jobs": {"monitor": job},
+        "jobs": {job_id: job},
     }
 
 
@@ -647,23 +640,11 @@ def _gl_merge_request(s: Settings) -> dict[str, Any]:
 
 
 def _gl_register(s: Settings) -> dict[str, Any]:
-    return {
-        "stage": "register",
-        "rules": [
-            {
-                "if": '$CI_PIPELINE_SOURCE == "push" && $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH',
-                "changes": ["lockstep.lock", "**/*.lockstep"],
-            }
-        ],
-        "resource_group": "lockstep-registry",
-        "script": [
-            GL_PUSH_ACCESS,
-            _signing_script(s, condition=True),
-            "lockstep pull",
-            *(_register(m, push=True) for m in s.models),
-            "lockstep push",
-        ],
+    rule = {
+        "if": '$CI_PIPELINE_SOURCE == "push" && $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH',
+        "changes": ["lockstep.lock", "**/*.lockstep"],
     }
+    return _gl_registry_job(s, "register", rule, [_register(m, push=True) for m in s.models])
 
 
 def _gl_deploy(model: str, env: str, target: str) -> dict[str, Any]:
@@ -680,15 +661,23 @@ def _gl_deploy(model: str, env: str, target: str) -> dict[str, Any]:
 
 
 def _gl_monitor(s: Settings) -> dict[str, Any]:
+    rule = {"if": '$CI_PIPELINE_SOURCE == "schedule"'}
+    return _gl_registry_job(s, "monitor", rule, [_drift_script(m, s) for m in s.models])
+
+
+def _gl_registry_job(
+    s: Settings, stage: str, rule: dict[str, Any], body: list[str]
+) -> dict[str, Any]:
+    """A job that writes to the registry: push access, signing, pull, ``body``, push."""
     return {
-        "stage": "monitor",
-        "rules": [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}],
+        "stage": stage,
+        "rules": [rule],
         "resource_group": "lockstep-registry",
         "script": [
             GL_PUSH_ACCESS,
             _signing_script(s, condition=True),
             "lockstep pull",
-            *(_drift_script(m, s) for m in s.models),
+            *body,
             "lockstep push",
         ],
     }
