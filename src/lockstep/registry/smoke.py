@@ -17,14 +17,12 @@ takes traffic::
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from lockstep.errors import ConfigError
-
-FILE = "lockstep.yaml"
+from lockstep.registry.fields import FILE, known, relative_path
 
 
 @dataclass(frozen=True)
@@ -48,7 +46,7 @@ def parse_smoke(value: object, where: str) -> SmokeSpec:
         return SmokeSpec()
     if not isinstance(value, Mapping):
         raise ConfigError(FILE, where, "must be a mapping (requests, command, timeout)")
-    _known(value, ("requests", "command", "timeout"), where)
+    known(value, ("requests", "command", "timeout"), where)
     requests = value.get("requests", [])
     if not isinstance(requests, list):
         raise ConfigError(FILE, f"{where}.requests", "must be a list of requests")
@@ -65,28 +63,20 @@ def parse_smoke(value: object, where: str) -> SmokeSpec:
 def _request(item: object, where: str) -> SmokeRequest:
     if not isinstance(item, Mapping):
         raise ConfigError(FILE, where, "must be a mapping (body or body_file, path, status, shape)")
-    _known(item, ("path", "body", "body_file", "status", "shape"), where)
+    known(item, ("path", "body", "body_file", "status", "shape"), where)
     if ("body" in item) == ("body_file" in item):
         raise ConfigError(FILE, where, "give exactly one of body and body_file")
     path = item.get("path", "/invocations")
     if not isinstance(path, str) or not path.startswith("/"):
         raise ConfigError(FILE, f"{where}.path", "must be a URL path starting with '/'")
     body_file = item.get("body_file")
-    if body_file is not None and not _inside(body_file):
-        raise ConfigError(
-            FILE, f"{where}.body_file", "must be a relative path to a JSON file in the workspace"
-        )
+    if body_file is not None:
+        problem = "must be a relative path to a JSON file in the workspace"
+        body_file = relative_path(body_file, f"{where}.body_file", problem)
     status = item.get("status", 200)
     if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
         raise ConfigError(FILE, f"{where}.status", "must be an HTTP status code")
     return SmokeRequest(path, item.get("body"), body_file, status, _shape(item, where))
-
-
-def _inside(path: object) -> bool:
-    if not isinstance(path, str) or not path or path.startswith("/"):
-        return False
-    normal = posixpath.normpath(path)
-    return normal not in (".", "") and normal.split("/")[0] != ".."
 
 
 def _shape(item: Mapping[str, Any], where: str) -> tuple[int, ...] | None:
@@ -98,9 +88,3 @@ def _shape(item: Mapping[str, Any], where: str) -> tuple[int, ...] | None:
     ):
         raise ConfigError(FILE, f"{where}.shape", "must be a list of sizes, such as [2] or [2, 3]")
     return tuple(shape)
-
-
-def _known(body: Mapping[str, Any], fields: tuple[str, ...], where: str) -> None:
-    for key in body:
-        if key not in fields:
-            raise ConfigError(FILE, f"{where}.{key}", f"unknown field (known: {', '.join(fields)})")

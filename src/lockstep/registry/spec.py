@@ -27,16 +27,17 @@ Errors name the file, the model or environment, and the gate.
 
 from __future__ import annotations
 
-import posixpath
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from lockstep.errors import ConfigError
+from lockstep.registry import fields
+from lockstep.registry.fields import known, relative_path
 from lockstep.registry.smoke import SmokeSpec, parse_smoke
 
-FILE = "lockstep.yaml"
+FILE = fields.FILE
 MODEL_NAME = re.compile(r"[a-zA-Z0-9]([a-zA-Z0-9-/_]*[a-zA-Z0-9])?")  # GTO's names
 ENV_NAME = re.compile(r"[a-zA-Z0-9]([a-zA-Z0-9-_]*[a-zA-Z0-9])?")
 TARGETS = ("local", "kubernetes", "container")
@@ -118,7 +119,7 @@ def parse_models(section: Mapping[str, Any]) -> dict[str, ModelSpec]:
             )
         if not isinstance(body, dict):
             raise ConfigError(FILE, where, "must be a mapping with at least 'path'")
-        _known(body, MODEL_FIELDS, where)
+        known(body, MODEL_FIELDS, where)
         models[name] = ModelSpec(
             name=name,
             path=_path(body.get("path"), f"{where}.path", required=True) or "",
@@ -172,7 +173,7 @@ def _retrain(value: object, where: str) -> RetrainSpec | None:
     if value is None:
         return None
     body = _mapping(value, where)
-    _known(body, ("command", "stages", "env"), where)
+    known(body, ("command", "stages", "env"), where)
     command = body.get("command")
     if command is not None and (not isinstance(command, str) or not command.strip()):
         raise ConfigError(FILE, f"{where}.command", "must be a command (a string)")
@@ -214,7 +215,7 @@ ENV_FIELDS = (
 
 
 def _environment(name: str, body: Mapping[str, Any], where: str) -> EnvironmentSpec:
-    _known(body, ENV_FIELDS, where)
+    known(body, ENV_FIELDS, where)
     target = body.get("target", "local")
     if target not in TARGETS:
         raise ConfigError(FILE, f"{where}.target", f"must be one of {', '.join(TARGETS)}")
@@ -317,21 +318,10 @@ def _options(gate: str, given: Mapping[str, Any], where: str) -> dict[str, Any]:
     return options
 
 
-def _known(body: Mapping[str, Any], fields: tuple[str, ...], where: str) -> None:
-    for key in body:
-        if key not in fields:
-            raise ConfigError(FILE, f"{where}.{key}", f"unknown field (known: {', '.join(fields)})")
-
-
 def _path(value: object, where: str, required: bool = False) -> str | None:
     if value is None and not required:
         return None
-    if not isinstance(value, str) or not value or value.startswith("/"):
-        raise ConfigError(FILE, where, "must be a relative path inside the workspace")
-    normal = posixpath.normpath(value)
-    if normal in (".", "") or normal.split("/")[0] == "..":
-        raise ConfigError(FILE, where, "must be a relative path inside the workspace")
-    return normal
+    return relative_path(value, where)
 
 
 def _paths(value: object, where: str) -> tuple[str, ...]:
