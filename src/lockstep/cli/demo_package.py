@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from lockstep.deploy.processes import free_port
 from lockstep.errors import OperationError
 from lockstep.project import Project
 
@@ -68,12 +69,6 @@ def _registry(binary: str, home: Path) -> Iterator[int]:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=10)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait(port: int, proc: subprocess.Popen[bytes]) -> None:

@@ -45,11 +45,12 @@ environments:
 def run_steps(steps: Steps, repo: Path) -> None:
     from lockstep.cli import demo_serving
     from lockstep.cli.demo_loop import git
-    from lockstep.cli.demo_package import free_port, package_step
+    from lockstep.cli.demo_package import package_step
     from lockstep.cli.demo_pipeline import run as run_pipeline
     from lockstep.cli.demo_pipeline import set_trees
     from lockstep.cli.demo_serving import smoke_request
     from lockstep.config import set_value
+    from lockstep.deploy.processes import free_port
 
     def configure() -> str:
         from lockstep.datacheck import files_under, infer_schema, load_table

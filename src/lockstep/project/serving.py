@@ -16,6 +16,7 @@ server owns, checked before anything reads them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -113,9 +114,11 @@ def _from_registry(ref: str, project: Project, dest: Path, options: Options) -> 
     flavor = str(version.meta.get("flavor") or detect(copy))
     checks += _scan(project, copy, flavor)
     _refuse_failed(version.ref, checks)
-    spec = _spec(project, version.model, str(version.version), digest, flavor=flavor, path=copy)
-    spec = _with(spec, log=_log(project, version.model, options.env or _env_of(ref)))
-    spec = _with(spec, signature=_signature_of(version), unsigned=not signed)
+    env = options.env or _env_of(ref)
+    spec = _spec(project, version.model, str(version.version), digest, flavor=flavor, path=copy,
+                 env=env)  # fmt: skip
+    signature = _recorded_signature(version.meta, version.tag)
+    spec = _with(spec, signature=signature, unsigned=not signed)
     return Prepared(spec, tuple(checks), tuple(warnings))
 
 
@@ -149,12 +152,13 @@ def _signature(
     return False, kept, [warning]
 
 
-def _signature_of(version: Version) -> Signature | None:
-    found = version.meta.get("signature")
+def _recorded_signature(meta: Mapping[str, Any], source: str) -> Signature | None:
+    """The input signature a version tag (or a package's config) records."""
+    found = meta.get("signature")
     if not isinstance(found, dict) or "inputs" not in found:
         return None
     try:
-        return Signature.from_list(found["inputs"], f"{version.tag} signature")
+        return Signature.from_list(found["inputs"], f"{source} signature")
     except LockstepError:
         return None  # a signature the server cannot use: it asks the model instead
 
@@ -186,10 +190,7 @@ def _from_package(ref: str, project: Project, dest: Path, options: Options) -> P
     name = str(pulled.config.get("model") or "model")
     release = str(pulled.config.get("version") or "")
     spec = _spec(project, name, release, _claimed(pulled.config), flavor=flavor, path=model)
-    spec = _with(spec, unsigned=unsigned)
-    signature = pulled.config.get("signature")
-    if isinstance(signature, dict) and "inputs" in signature:
-        spec = _with(spec, signature=_safe_signature(signature["inputs"], ref))
+    spec = _with(spec, unsigned=unsigned, signature=_recorded_signature(pulled.config, ref))
     return Prepared(spec, tuple(checks), tuple(warnings))
 
 
@@ -259,7 +260,14 @@ def _refuse_failed(ref: str, checks: list[Check]) -> None:
 
 
 def _spec(
-    project: Project | None, name: str, version: str, digest: str, *, flavor: str, path: Path
+    project: Project | None,
+    name: str,
+    version: str,
+    digest: str,
+    *,
+    flavor: str,
+    path: Path,
+    env: str | None = None,
 ) -> ServeSpec:
     settings = project.config.serve if project is not None else None
     return ServeSpec(
@@ -269,7 +277,7 @@ def _spec(
         flavor=flavor,
         path=str(path),
         batching=_batching(settings),
-        log=_log(project, name, None),
+        log=_log(project, name, env),
     )
 
 
@@ -310,10 +318,3 @@ def _with(spec: ServeSpec, **changes: Any) -> ServeSpec:
 
 def _claimed(config: dict[str, Any]) -> str:
     return str(config.get("digest") or "").removeprefix("sha256:")
-
-
-def _safe_signature(inputs: object, ref: str) -> Signature | None:
-    try:
-        return Signature.from_list(inputs, f"{ref} signature")
-    except LockstepError:
-        return None
