@@ -101,20 +101,25 @@ def test_a_failing_retrain_command_stops_before_anything_changes(loop: Path) -> 
     assert git(loop, "tag") == tags
 
 
-def test_forced_retrain_runs_the_pipeline(reg: Path) -> None:  # noqa: F811
+def bumping(root: Path, message: str) -> None:
+    """v0.0.1 registered; retrain's command sets train.w to 2.0; all committed."""
     from tests.registry.conftest import CONFIG, write_config
 
     assert cli("model", "register", "churn").code == 0
-    (reg / "bump.py").write_text(
+    (root / "bump.py").write_text(
         "import yaml\n"
         "p = yaml.safe_load(open('params.yaml'))\n"
         "p['train']['w'] = 2.0\n"
         "yaml.safe_dump(p, open('params.yaml', 'w'))\n"
     )
     churn = {**CONFIG["models"]["churn"], "retrain": {"command": "python bump.py"}}
-    write_config(reg, models={"churn": churn})
-    git(reg, "add", "-A")
-    git(reg, "commit", "-qm", "How to refresh the model")
+    write_config(root, models={"churn": churn})
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", message)
+
+
+def test_forced_retrain_runs_the_pipeline(reg: Path) -> None:  # noqa: F811
+    bumping(reg, "How to refresh the model")
     code, found, err = retrain("--force")
     assert code == 0, err
     assert found["reason"] == "retrain forced" and found["promoted"] is True
@@ -153,20 +158,10 @@ def test_push_sends_the_commit_and_the_tags(loop: Path, tmp_path: Path) -> None:
 
 
 def test_a_failed_pipeline_says_what_changed_and_how_to_undo(reg: Path) -> None:  # noqa: F811
-    from tests.registry.conftest import CONFIG, TRAIN, write_config
+    from tests.registry.conftest import TRAIN
 
-    assert cli("model", "register", "churn").code == 0
-    (reg / "bump.py").write_text(
-        "import yaml\n"
-        "p = yaml.safe_load(open('params.yaml'))\n"
-        "p['train']['w'] = 2.0\n"
-        "yaml.safe_dump(p, open('params.yaml', 'w'))\n"
-    )
     (reg / "train.py").write_text(TRAIN + "assert p['train']['w'] != 2.0, 'w=2 diverges'\n")
-    churn = {**CONFIG["models"]["churn"], "retrain": {"command": "python bump.py"}}
-    write_config(reg, models={"churn": churn})
-    git(reg, "add", "-A")
-    git(reg, "commit", "-qm", "A refresh the pipeline cannot take")
+    bumping(reg, "A refresh the pipeline cannot take")
     code, _, err = retrain("--force")
     assert code == 1
     assert (

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
     from lockstep.monitor.drift import DriftResult
     from lockstep.monitor.performance import PerformanceResult
     from lockstep.project.core import Project
-    from lockstep.project.models import Promotion
+    from lockstep.project.models import Models, Promotion
     from lockstep.registry.tags import Version
 
 DEFAULT_WINDOW = "7d"
@@ -128,6 +129,12 @@ class Monitoring:
     def __init__(self, project: Project) -> None:
         self.project = project
         self.root = project.root
+
+    @cached_property
+    def models(self) -> Models:
+        """lockstep.yaml's models and environments, read once (the registry's tags are
+        read afresh by each ``registry()``)."""
+        return self.project.models()
 
     # --- drift --------------------------------------------------------------------------
 
@@ -237,7 +244,7 @@ class Monitoring:
     ) -> Retrained:
         from lockstep.registry.spec import RetrainSpec
 
-        models = self.project.models()
+        models = self.models
         spec = models.specs.get(name)
         if spec is None:
             raise RegistryError(f"model {name} is not in lockstep.yaml (models: {name}: ...)")
@@ -272,7 +279,7 @@ class Monitoring:
     ) -> None:
         """Refuse what would fail halfway: a dirty work tree (retrain commits), an
         unknown stage or environment, nowhere to push."""
-        models = self.project.models()
+        models = self.models
         models.environment(target)
         if watch is not None:
             models.environment(watch)
@@ -304,7 +311,7 @@ class Monitoring:
         """Drift of the traffic of ``watch`` (default: production when it runs a version,
         else the target environment); None when there is no traffic to judge (or, with
         ``force``, when it cannot be judged)."""
-        registry = self.project.models().registry()
+        registry = self.models.registry()
         chosen = watch
         if chosen is None:
             running = registry.current(name, "production")
@@ -363,13 +370,13 @@ class Monitoring:
     # --- helpers ----------------------------------------------------------------------
 
     def _version(self, name: str, env: str | None) -> Version:
-        models = self.project.models()
+        models = self.models
         registry = models.registry()
         models.known(registry, name, env)  # an environment nobody declared or used
         return registry.resolve(f"{name}#{env}" if env else name)
 
     def _settings(self, name: str) -> dict[str, Any]:
-        spec = self.project.models().specs.get(name)
+        spec = self.models.specs.get(name)
         return dict(spec.monitor) if spec is not None else {}
 
     def _log(self, name: str, env: str | None) -> str:
@@ -382,7 +389,7 @@ class Monitoring:
         version recorded (``models.NAME.data``, else what its stage read), as it was."""
         if given:
             return given, given
-        spec = self.project.models().specs.get(version.model)
+        spec = self.models.specs.get(version.model)
         inputs = version.meta.get("inputs") or {}
         paths = list(spec.data) if spec is not None and spec.data else list(inputs)
         if not paths:
