@@ -49,11 +49,8 @@ _REAPED: dict[int, subprocess.Popen[bytes]] = {}
 def started(pid: int) -> str | None:
     """When ``pid`` started (clock ticks since boot, from /proc): with the pid, it
     tells a process apart from a later one that reused its number."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
+    fields = _stat(pid)
+    return fields[19] if fields else None
 
 
 def alive(pid: int | None, since: str | None = None) -> bool:
@@ -69,17 +66,22 @@ def alive(pid: int | None, since: str | None = None) -> bool:
         return False
     except PermissionError:
         pass
-    if since is not None and started(pid) not in (None, since):
+    fields = _stat(pid)
+    if fields is None:
+        return True  # no /proc to ask: the signal said it runs
+    if since is not None and fields[19] != since:
         return False
-    return not _zombie(pid)
+    return fields[0] != "Z"  # a zombie has ended
 
 
-def _zombie(pid: int) -> bool:
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name: state first."""
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
+            fields = handle.read().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
-        return False
+        return None
+    return fields if len(fields) > 19 else None
 
 
 def stop(pid: int | None, grace: float = 30.0, since: str | None = None) -> bool:
